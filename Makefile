@@ -1,0 +1,51 @@
+# One command per stage; each sets up the virtual environment first when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= configs/default.yaml
+RUN    ?= runs/default
+SHARED_CORPUS := ../shared/data/fra-eng/fra.txt
+CORPUS ?= $(if $(wildcard $(SHARED_CORPUS)),$(SHARED_CORPUS),https://www.manythings.org/anki/fra-eng.zip)
+DATA   := data/fra-eng/fra.txt
+TEXT   ?= I am cold.
+ARGS   ?=
+
+.PHONY: setup data stats train translate evaluate plot bench test clean-runs
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install requirements.txt
+
+$(DATA): | $(VENV)/.installed
+	$(PY) -m translator data --corpus "$(CORPUS)" --out $(DATA)
+
+data: $(VENV)/.installed  ## copy, unzip or download the corpus to data/fra-eng/fra.txt (CORPUS=path|url)
+	$(PY) -m translator data --corpus "$(CORPUS)" --out $(DATA)
+
+stats: $(VENV)/.installed $(DATA)  ## corpus statistics (table + runs/stats.json)
+	$(PY) -m translator stats --config $(CONFIG) $(ARGS)
+
+train: $(VENV)/.installed $(DATA)  ## train (or resume) runs/default with configs/default.yaml
+	$(PY) -m translator train --config $(CONFIG) --run-dir $(RUN) $(ARGS)
+
+translate: $(VENV)/.installed  ## translate TEXT="..." with runs/default
+	$(PY) -m translator translate --run-dir $(RUN) "$(TEXT)" $(ARGS)
+
+evaluate: $(VENV)/.installed  ## BLEU / chrF of runs/default on the test split
+	$(PY) -m translator evaluate --run-dir $(RUN) $(ARGS)
+
+plot: $(VENV)/.installed  ## attention heatmaps of a few validation sentences into runs/default/plots
+	$(PY) -m translator plot --run-dir $(RUN) $(ARGS)
+
+bench: $(VENV)/.installed  ## speed benchmark -> runs/benchmark.json and .md
+	$(PY) scripts/benchmark.py $(ARGS)
+
+test: $(VENV)/.installed  ## the test suite
+	$(PY) -m pytest -q $(ARGS)
+
+clean-runs:  ## delete runs/ (checkpoints, logs, plots)
+	rm -rf runs

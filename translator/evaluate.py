@@ -1,0 +1,55 @@
+"""BLEU and chrF (sacrebleu) of detokenized translations against all their references."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sacrebleu
+
+from translator.files import atomic_write_text
+
+
+def score(hypotheses: list[str], references: list[list[str]]) -> dict:
+    """Corpus BLEU and chrF; ``references[i]`` lists every reference of sentence i."""
+    if len(hypotheses) != len(references):
+        raise ValueError("one list of references per hypothesis is needed")
+    if not hypotheses:
+        return {"bleu": 0.0, "chrf": 0.0, "sentences": 0, "bleu_signature": "", "chrf_signature": ""}
+    width = max(len(r) for r in references)
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    bleu_score = bleu.corpus_score(hypotheses, streams)
+    chrf_score = chrf.corpus_score(hypotheses, streams)
+    return {"bleu": round(bleu_score.score, 2), "chrf": round(chrf_score.score, 2), "sentences": len(hypotheses),
+            "references": sum(len(r) for r in references),
+            "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
+            "bleu_detail": str(bleu_score)}
+
+
+def write_report(directory: Path, name: str, report: dict, hypotheses: list[str]) -> Path:
+    """``eval-NAME.json``, ``eval-NAME.md`` and ``eval-NAME.hyp.txt`` in ``directory``."""
+    atomic_write_text(directory / f"eval-{name}.hyp.txt", "".join(h + "\n" for h in hypotheses))
+    atomic_write_text(directory / f"eval-{name}.json", json.dumps(report, indent=1, ensure_ascii=False))
+    table = (
+        f"| split | sentences | references | BLEU | chrF |\n|---|---|---|---|---|\n"
+        f"| {name} | {report['sentences']} | {report.get('references', '')} | {report['bleu']} | {report['chrf']} |\n\n"
+        f"BLEU: `{report['bleu_signature']}`  \nchrF: `{report['chrf_signature']}`\n"
+    )
+    atomic_write_text(directory / f"eval-{name}.md", table)
+    return directory / f"eval-{name}.md"
+
+
+def evaluate_split(run, frame, name: str, batch_size: int | None = None) -> dict:
+    """Translate every distinct source of ``frame`` and score it against all its references."""
+    from translator.corpus import references_by_source
+    from translator.decode import translate_tokens
+
+    refs = references_by_source(frame)
+    results = translate_tokens(run.model, run.source_index, run.target_index, list(refs["source_tokens"]),
+                               batch_size or run.config.decode.batch_size, run.config.data.target_lang,
+                               run.config.decode.max_source_tokens)
+    hypotheses = [r.text for r in results]
+    report = {"split": name, "checkpoint": run.checkpoint.name, **score(hypotheses, list(refs["references"]))}
+    write_report(run.directory, name, report, hypotheses)
+    return report

@@ -1,0 +1,217 @@
+"""The sequence-to-sequence model: GRU encoder, attention decoder, greedy decoding.
+
+Shapes: ``source`` (batch, src_len) and ``target_in`` (batch, tgt_len) int ids, 0 = padding.
+Everything uses ``keras.ops``, so the model runs on the TensorFlow and JAX backends.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from translator.attention import NEG_INF, Attention
+from translator.vocab import END_ID, PAD_ID, START_ID
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class Encoder(keras.layers.Layer):
+    """Embedding (masking padding) and a stack of GRUs, bidirectional by default.
+
+    A bidirectional layer has ``units // 2`` cells per direction, so the states always have
+    ``units`` features. Returns every position's state (batch, src_len, units), the final
+    state (batch, units) and the source mask (batch, src_len).
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, num_layers=1, bidirectional=True, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if bidirectional and units % 2:
+            raise ValueError(f"a bidirectional encoder needs an even number of units, got {units}")
+        self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
+        self.num_layers, self.bidirectional, self.dropout = num_layers, bidirectional, dropout
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")
+        self.drop = keras.layers.Dropout(dropout)
+        self.rnns = []
+        for i in range(num_layers):
+            cell_units = units // 2 if bidirectional else units
+            gru = keras.layers.GRU(cell_units, return_sequences=True, return_state=True, name=f"gru_{i}")
+            self.rnns.append(keras.layers.Bidirectional(gru, name=f"bigru_{i}") if bidirectional else gru)
+
+    def call(self, source, training=False):
+        mask = ops.not_equal(source, PAD_ID)
+        outputs = self.drop(self.embedding(source), training=training)
+        for rnn in self.rnns:
+            outputs, *finals = rnn(outputs, mask=mask, training=training)
+        final = ops.concatenate(finals, axis=-1) if self.bidirectional else finals[0]
+        return outputs, final, mask
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
+                "units": self.units, "num_layers": self.num_layers, "bidirectional": self.bidirectional,
+                "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class Decoder(keras.layers.Layer):
+    """GRU decoder with attention, run over the whole target in one compiled loop.
+
+    At step i: attend with the previous state s_{i-1}, run the GRU on [embedding(y_{i-1});
+    context] *from s_{i-1}*, and predict y_i from [s_i; context; embedding]. The parts that
+    do not depend on the recurrence (the embedding's share of the GRU input projection, the
+    attention keys and the output projection to the vocabulary) are computed once over all
+    steps, outside the loop.
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, attention="bahdanau", attention_units=0, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
+        self.attention_type, self.attention_units, self.dropout = attention, attention_units, dropout
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.attention = Attention(attention_units or units, score=attention, name="attention")
+        self.drop = keras.layers.Dropout(dropout)
+        self.hidden = keras.layers.Dense(embedding_dim, activation="tanh", name="hidden")
+        self.logits = keras.layers.Dense(vocab_size, name="logits")
+
+    def build(self, target_in_shape, initial_state_shape, values_shape, mask_shape=None):
+        value_dim, gates = values_shape[-1], 3 * self.units
+        self.embedding.build(target_in_shape)
+        self.attention.build((None, self.units), values_shape)
+        self.input_kernel = self.add_weight((self.embedding_dim, gates), name="input_kernel")
+        self.context_kernel = self.add_weight((value_dim, gates), name="context_kernel")
+        self.recurrent_kernel = self.add_weight((self.units, gates), initializer="orthogonal", name="recurrent_kernel")
+        self.input_bias = self.add_weight((gates,), initializer="zeros", name="input_bias")
+        self.recurrent_bias = self.add_weight((gates,), initializer="zeros", name="recurrent_bias")
+        self.hidden.build((None, self.units + value_dim + self.embedding_dim))
+        self.logits.build((None, self.embedding_dim))
+
+    def _step(self, state, projected_input, keys, values, mask):
+        """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, weights)."""
+        context, weights = self.attention.attend(self.attention.query_projection(state), keys, values, mask)
+        x = projected_input + ops.matmul(context, self.context_kernel)
+        h = ops.matmul(state, self.recurrent_kernel) + self.recurrent_bias
+        x_z, x_r, x_n = ops.split(x, 3, axis=-1)
+        h_z, h_r, h_n = ops.split(h, 3, axis=-1)
+        z = ops.sigmoid(x_z + h_z)
+        r = ops.sigmoid(x_r + h_r)
+        candidate = ops.tanh(x_n + r * h_n)
+        return z * state + (1.0 - z) * candidate, context, weights
+
+    def _project(self, embedded):
+        return ops.matmul(embedded, self.input_kernel) + self.input_bias
+
+    def _output(self, states, contexts, embedded, training):
+        features = ops.concatenate([states, contexts, embedded], axis=-1)
+        return self.logits(self.drop(self.hidden(self.drop(features, training=training)), training=training))
+
+    def call(self, target_in, initial_state, values, mask, training=False):
+        """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
+        embedded = self.drop(self.embedding(target_in), training=training)
+        keys = self.attention.keys(values)
+        time_major_inputs = ops.transpose(self._project(embedded), (1, 0, 2))
+
+        def step(carry, projected_input):
+            state, _, _ = carry
+            outputs = self._step(state, projected_input, keys, values, mask)
+            return outputs, outputs
+
+        init = (initial_state, ops.zeros_like(values[:, 0, :]), ops.zeros_like(values[:, :, 0]))
+        _, (states, contexts, weights) = ops.scan(step, init, time_major_inputs)
+        states, contexts, weights = (ops.transpose(t, (1, 0, 2)) for t in (states, contexts, weights))
+        return self._output(states, contexts, embedded, training), weights
+
+    def greedy(self, initial_state, values, mask, max_lengths, steps):
+        """Greedy decoding of ``steps`` steps; sentence b stops at <end> or ``max_lengths[b]``.
+
+        Returns tokens (batch, steps) with 0 after the end, and weights (batch, steps, src_len).
+        """
+        keys = self.attention.keys(values)
+        batch = ops.shape(values)[0]
+        # <pad> and <start> are never targets: keep greedy search off them.
+        never_predicted = np.zeros(self.vocab_size, "float32")
+        never_predicted[[PAD_ID, START_ID]] = NEG_INF
+
+        def step(carry, i):
+            state, _, _, token, finished = carry
+            embedded = self.embedding(token)
+            state, context, weights = self._step(state, self._project(embedded), keys, values, mask)
+            logits = self._output(state, context, embedded, training=False) + never_predicted
+            next_token = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
+            finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
+            outputs = (state, context, weights, next_token, finished)
+            return outputs, outputs
+
+        init = (initial_state, ops.zeros_like(values[:, 0, :]), ops.zeros_like(values[:, :, 0]),
+                ops.full((batch,), START_ID, "int32"), ops.zeros((batch,), "bool"))
+        _, (_, _, weights, tokens, _) = ops.scan(step, init, ops.arange(steps, dtype="int32"))
+        return ops.transpose(tokens, (1, 0)), ops.transpose(weights, (1, 0, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
+                "units": self.units, "attention": self.attention_type,
+                "attention_units": self.attention_units, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class Translator(keras.Model):
+    """Encoder, bridge (final encoder state -> first decoder state) and attention decoder.
+
+    ``model((source, target_in))`` gives teacher-forced logits (batch, tgt_len, tgt_vocab).
+    ``model.predict_on_batch(source)`` decodes greedily and returns ``{"tokens": (batch,
+    steps), "attention": (batch, steps, src_len)}``; sentence b runs for at most
+    ``ceil(max_length_ratio * source_length_b) + max_length_offset`` tokens.
+    """
+
+    def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=256, units=512, encoder_layers=1,
+                 bidirectional=True, attention="bahdanau", attention_units=0, dropout=0.0,
+                 max_length_ratio=2.0, max_length_offset=5, **kwargs):
+        super().__init__(**kwargs)
+        self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
+        self.embedding_dim, self.units, self.encoder_layers = embedding_dim, units, encoder_layers
+        self.bidirectional, self.attention_type, self.attention_units = bidirectional, attention, attention_units
+        self.dropout, self.max_length_ratio, self.max_length_offset = dropout, max_length_ratio, max_length_offset
+        self.encoder = Encoder(source_vocab_size, embedding_dim, units, encoder_layers, bidirectional, dropout, name="encoder")
+        self.bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
+        self.decoder = Decoder(target_vocab_size, embedding_dim, units, attention, attention_units, dropout, name="decoder")
+
+    def build(self, input_shape=None):
+        """Create every weight by running the model once on a dummy batch."""
+        dummy = ops.ones((1, 2), "int32")
+        self.forward((dummy, dummy))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        logits, _ = self.forward(inputs, training=training)
+        return logits
+
+    def forward(self, inputs, training=False):
+        """Teacher-forced logits and attention weights (batch, tgt_len, src_len)."""
+        source, target_in = inputs
+        values, final, mask = self.encoder(source, training=training)
+        return self.decoder(target_in, self.bridge(final), values, mask, training=training)
+
+    def greedy_decode(self, source):
+        values, final, mask = self.encoder(source, training=False)
+        source_lengths = ops.sum(ops.cast(mask, "float32"), axis=-1)
+        max_lengths = ops.cast(ops.ceil(source_lengths * self.max_length_ratio), "int32") + self.max_length_offset
+        width = source.shape[1]
+        if width is None:  # dynamic in a TensorFlow graph
+            width = ops.cast(ops.shape(source)[1], "float32")
+            steps = ops.cast(ops.ceil(width * self.max_length_ratio), "int32") + self.max_length_offset
+        else:  # static: JAX needs a Python int for the loop length
+            steps = math.ceil(width * self.max_length_ratio) + self.max_length_offset
+        tokens, weights = self.decoder.greedy(self.bridge(final), values, mask, max_lengths, steps)
+        return {"tokens": tokens, "attention": weights}
+
+    def predict_step(self, data):
+        source = data[0] if isinstance(data, (tuple, list)) else data
+        return self.greedy_decode(source)
+
+    def get_config(self):
+        return {**super().get_config(), "source_vocab_size": self.source_vocab_size,
+                "target_vocab_size": self.target_vocab_size, "embedding_dim": self.embedding_dim,
+                "units": self.units, "encoder_layers": self.encoder_layers, "bidirectional": self.bidirectional,
+                "attention": self.attention_type, "attention_units": self.attention_units, "dropout": self.dropout,
+                "max_length_ratio": self.max_length_ratio, "max_length_offset": self.max_length_offset}

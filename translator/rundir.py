@@ -1,0 +1,64 @@
+"""A run directory: what it holds and how to load a trained model from it safely.
+
+``runs/NAME/`` holds ``config.yaml`` (the exact config the run trained with), the two
+vocabularies, ``checkpoints/``, the ``best`` link, ``metrics.csv``, ``tensorboard/`` and the
+evaluation reports. Loading never unpickles or executes anything from the directory: the
+config and vocabularies are YAML/JSON and the model loads in Keras' safe mode.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from translator import config as config_lib
+from translator.checkpoints import CheckpointManager
+from translator.errors import UserError
+from translator.vocab import LanguageIndex
+
+CONFIG_FILE = "config.yaml"
+SOURCE_VOCAB = "vocab.source.json"
+TARGET_VOCAB = "vocab.target.json"
+
+
+@dataclass
+class Run:
+    directory: Path
+    config: config_lib.Config
+    source_index: LanguageIndex
+    target_index: LanguageIndex
+    model: object
+    checkpoint: Path
+
+
+def load_model(path: Path):
+    import keras
+
+    import translator.model  # noqa: F401  (registers the custom layers)
+
+    if not path.is_file():
+        raise UserError(f"model file {path} is missing; the checkpoint is incomplete, delete it to use an older one")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many kinds for a damaged file
+        raise UserError(f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, delete its checkpoint to use an older one") from None
+
+
+def load_run(run_dir: str | Path, checkpoint: str | None = None) -> Run:
+    """Config, vocabularies and the best (else latest) checkpoint's model of a run."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UserError(f"run directory {directory} does not exist; train one with `make train` or give --run-dir")
+    config = config_lib.load(directory / CONFIG_FILE)
+    source_index = LanguageIndex.load(directory / SOURCE_VOCAB)
+    target_index = LanguageIndex.load(directory / TARGET_VOCAB)
+    manager = CheckpointManager(directory)
+    if checkpoint:
+        chosen = Path(checkpoint) if Path(checkpoint).is_dir() else manager.directory / checkpoint
+    else:
+        chosen = manager.best() or manager.latest()
+    if chosen is None or not chosen.is_dir():
+        raise UserError(f"run directory {directory} has no checkpoint yet; train it first (`python -m translator train --run-dir {directory}`)")
+    model = load_model(chosen / "model.keras")
+    if (model.source_vocab_size, model.target_vocab_size) != (len(source_index), len(target_index)):
+        raise UserError(f"checkpoint {chosen} does not match the vocabularies of {directory} (sizes differ); the run directory is mixed up")
+    return Run(directory, config, source_index, target_index, model, chosen)
