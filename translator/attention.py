@@ -63,11 +63,15 @@ class Attention(keras.layers.Layer):
         """W₂s for ``bahdanau``; the query itself otherwise."""
         return ops.matmul(query, self.query_kernel) if self.score == "bahdanau" else query
 
-    def attend(self, projected_query, keys, values, mask=None):
-        """Context and weights for one decoder step, given ``keys(values)``."""
+    def attend(self, projected_query, keys, values, mask=None, score_vector=None):
+        """Context and weights for one decoder step, given ``keys(values)``.
+
+        Inside a loop, pass ``score_vector`` (and a query projected outside this layer) as
+        tensors read before the loop, so the loop body reads no variable.
+        """
         if self.score == "bahdanau":
             hidden = ops.tanh(keys + ops.expand_dims(projected_query, 1))
-            scores = ops.einsum("bsa,a->bs", hidden, self.score_vector)
+            scores = ops.einsum("bsa,a->bs", hidden, self.score_vector if score_vector is None else score_vector)
         else:
             scores = ops.einsum("bsu,bu->bs", keys, projected_query)
         if mask is not None:

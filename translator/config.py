@@ -38,13 +38,13 @@ class ModelConfig:
     bidirectional: bool = True
     attention: str = "bahdanau"
     attention_units: int = 0
-    dropout: float = 0.2
+    dropout: float = 0.25
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 64
-    epochs: int = 12
+    batch_size: int = 128
+    epochs: int = 9
     learning_rate: float = 0.002
     lr_schedule: str = "cosine"
     warmup_steps: int = 200

@@ -86,11 +86,31 @@ class Decoder(keras.layers.Layer):
         self.hidden.build((None, self.units + value_dim + self.embedding_dim))
         self.logits.build((None, self.embedding_dim))
 
-    def _step(self, state, projected_input, keys, values, mask):
-        """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, weights)."""
-        context, weights = self.attention.attend(self.attention.query_projection(state), keys, values, mask)
-        x = projected_input + ops.matmul(context, self.context_kernel)
-        h = ops.matmul(state, self.recurrent_kernel) + self.recurrent_bias
+    def _loop_weights(self) -> dict:
+        """The weights the recurrence needs, read once before the loop.
+
+        The state is multiplied once per step by [W₂ | U] (the attention query projection and
+        the GRU recurrent kernel side by side), one matrix product instead of two.
+        """
+        attention = self.attention
+        if attention.score == "bahdanau":
+            state_kernel = ops.concatenate([attention.query_kernel, self.recurrent_kernel], axis=1)
+            score_vector = ops.convert_to_tensor(attention.score_vector)
+        else:
+            state_kernel, score_vector = ops.convert_to_tensor(self.recurrent_kernel), None
+        return {"state_kernel": state_kernel, "score_vector": score_vector,
+                "context_kernel": ops.convert_to_tensor(self.context_kernel),
+                "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias)}
+
+    def _step(self, state, projected_input, keys, values, mask, weights_of_loop):
+        """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, attention weights)."""
+        w = weights_of_loop
+        projected_state = ops.matmul(state, w["state_kernel"])
+        gates = 3 * self.units
+        query = projected_state[:, :-gates] if w["score_vector"] is not None else state
+        h = projected_state[:, -gates:] + w["recurrent_bias"]
+        context, weights = self.attention.attend(query, keys, values, mask, w["score_vector"])
+        x = projected_input + ops.matmul(context, w["context_kernel"])
         x_z, x_r, x_n = ops.split(x, 3, axis=-1)
         h_z, h_r, h_n = ops.split(h, 3, axis=-1)
         z = ops.sigmoid(x_z + h_z)
@@ -109,11 +129,12 @@ class Decoder(keras.layers.Layer):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
         embedded = self.drop(self.embedding(target_in), training=training)
         keys = self.attention.keys(values)
+        loop_weights = self._loop_weights()
         time_major_inputs = ops.transpose(self._project(embedded), (1, 0, 2))
 
         def step(carry, projected_input):
             state, _, _ = carry
-            outputs = self._step(state, projected_input, keys, values, mask)
+            outputs = self._step(state, projected_input, keys, values, mask, loop_weights)
             return outputs, outputs
 
         init = (initial_state, ops.zeros_like(values[:, 0, :]), ops.zeros_like(values[:, :, 0]))
@@ -127,6 +148,7 @@ class Decoder(keras.layers.Layer):
         Returns tokens (batch, steps) with 0 after the end, and weights (batch, steps, src_len).
         """
         keys = self.attention.keys(values)
+        loop_weights = self._loop_weights()
         batch = ops.shape(values)[0]
         # <pad> and <start> are never targets: keep greedy search off them.
         never_predicted = np.zeros(self.vocab_size, "float32")
@@ -135,7 +157,7 @@ class Decoder(keras.layers.Layer):
         def step(carry, i):
             state, _, _, token, finished = carry
             embedded = self.embedding(token)
-            state, context, weights = self._step(state, self._project(embedded), keys, values, mask)
+            state, context, weights = self._step(state, self._project(embedded), keys, values, mask, loop_weights)
             logits = self._output(state, context, embedded, training=False) + never_predicted
             next_token = ops.cast(ops.argmax(logits, axis=-1), "int32")
             next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)

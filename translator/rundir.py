@@ -30,15 +30,17 @@ class Run:
     checkpoint: Path
 
 
-def load_model(path: Path):
+def load_model(path: Path, compile: bool = False):
+    """A saved model (with its optimizer state if ``compile``), in Keras' safe mode."""
     import keras
 
+    import translator.metrics  # noqa: F401  (registers the custom metric)
     import translator.model  # noqa: F401  (registers the custom layers)
 
     if not path.is_file():
         raise UserError(f"model file {path} is missing; the checkpoint is incomplete, delete it to use an older one")
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a damaged file
         raise UserError(f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, delete its checkpoint to use an older one") from None
 

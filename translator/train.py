@@ -143,7 +143,6 @@ def _fit(config, run_dir, corpus, source_index, target_index, show_progress, eva
     t = config.train
     keras.utils.set_random_seed(t.seed)
     random.seed(t.seed)
-    tf.config.experimental.enable_op_determinism()
     plan = BatchPlan(*encode_pairs(corpus.split("train"), source_index, target_index), t.batch_size, t.seed, t.bucket_width)
     valid_frame = corpus.split("valid")
     valid_plan = BatchPlan(*encode_pairs(valid_frame, source_index, target_index), t.batch_size, shuffle=False) if len(valid_frame) else None
@@ -152,7 +151,7 @@ def _fit(config, run_dir, corpus, source_index, target_index, show_progress, eva
     latest = manager.latest()
     if latest is not None:
         state = read_state(latest)
-        model = keras.saving.load_model(latest / "model.keras", compile=True, safe_mode=True)
+        model = rundir.load_model(latest / "model.keras", compile=True)
         restore_seed_states(model, state["seed_states"])
         log(f"resuming from {latest.name}: epoch {state['epoch'] + 1}, step {state['step_in_epoch']} of {len(plan)}")
     else:
