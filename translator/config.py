@@ -100,6 +100,11 @@ def _check_value(section: str, key: str, value, kind):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"config key {name} must be a whole number, not {value!r}")
     elif kind is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"config key {name} must be a number, not {value!r}")
         value = float(value)

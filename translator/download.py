@@ -51,14 +51,21 @@ def download(url: str, target: Path, max_bytes: int = MAX_BYTES, sha256: str | N
 
 
 def safe_extract(archive_path: Path, data_dir: Path, target: Path) -> Path:
-    """Extract the corpus ``.txt`` of a zip to ``target``, refusing entries outside ``data_dir``."""
-    root = data_dir.resolve()
+    """Extract the corpus ``.txt`` of a zip to ``target``.
+
+    The zip is unpacked into ``target``'s folder, which must lie inside ``data_dir``; any
+    entry whose path would land outside that folder (``../evil.txt``, an absolute path)
+    makes the whole zip refused before anything is written.
+    """
+    root = target.parent.resolve()
+    if not root.is_relative_to(Path(data_dir).resolve()):
+        raise UserError(f"corpus target {target} must lie inside the data directory {data_dir}")
     try:
         with zipfile.ZipFile(archive_path) as archive:
             for member in archive.infolist():
-                landing = (target.parent / member.filename).resolve()
+                landing = (root / member.filename).resolve()
                 if member.filename.startswith("/") or not landing.is_relative_to(root):
-                    raise UserError(f"zip {archive_path.name} has an entry {member.filename!r} that would land outside {data_dir}; refused")
+                    raise UserError(f"zip {archive_path.name} has an entry {member.filename!r} that would land outside {target.parent}; refused")
             members = [m for m in archive.infolist()
                        if m.filename.endswith(".txt") and not Path(m.filename).name.startswith("_")]
             if not members:

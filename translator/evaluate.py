@@ -53,3 +53,42 @@ def evaluate_split(run, frame, name: str, batch_size: int | None = None) -> dict
     report = {"split": name, "checkpoint": run.checkpoint.name, **score(hypotheses, list(refs["references"]))}
     write_report(run.directory, name, report, hypotheses)
     return report
+
+
+def _read_lines(path: str) -> list[str]:
+    from translator.errors import UserError
+
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+
+
+def evaluate_command(args) -> None:
+    """``evaluate``: score a run on its test/valid split, or on ``--input`` and ``--refs`` files."""
+    from translator.corpus import load_corpus
+    from translator.decode import translate_sentences
+    from translator.errors import UserError
+    from translator.rundir import load_run
+
+    if bool(args.input) != bool(args.refs):
+        raise UserError("--input and --refs go together: a source file and one or more reference files")
+    run = load_run(args.run_dir, args.checkpoint)
+    if args.input:
+        sources = _read_lines(args.input)
+        references = [_read_lines(path) for path in args.refs]
+        for path, lines in zip(args.refs, references):
+            if len(lines) != len(sources):
+                raise UserError(f"reference file {path} has {len(lines)} lines, {args.input} has {len(sources)}")
+        hypotheses = [r.text for r in translate_sentences(run, sources)]
+        report = {"split": "input", "source": args.input, "checkpoint": run.checkpoint.name,
+                  **score(hypotheses, [list(refs) for refs in zip(*references)])}
+        path = write_report(run.directory, "input", report, hypotheses)
+    else:
+        frame = load_corpus(run.config.data).split(args.split)
+        if frame.empty:
+            raise UserError(f"the {args.split} split of {run.config.data.corpus} is empty")
+        report = evaluate_split(run, frame, args.split)
+        path = run.directory / f"eval-{args.split}.md"
+    print(path.read_text(encoding="utf-8"))
+    print(f"hypotheses: {run.directory}/eval-{report['split']}.hyp.txt")
