@@ -38,6 +38,7 @@ class Attention(keras.layers.Layer):
             raise ValueError(f"score must be 'bahdanau', 'general' or 'dot', not {score!r}")
         self.units = units
         self.score = score
+        self.supports_masking = True
 
     def build(self, query_shape, values_shape):
         query_dim, value_dim = query_shape[-1], values_shape[-1]

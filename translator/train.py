@@ -172,7 +172,8 @@ def _fit(config, run_dir, corpus, source_index, target_index, show_progress, eva
             callback = StepCallback(state, len(plan), t.epochs, save, t.checkpoint_every_steps, stop, deadline, show_progress)
             if state["step_in_epoch"] < len(plan):
                 history = model.fit(plan.dataset(state["epoch"], state["step_in_epoch"]), initial_epoch=state["epoch"],
-                                    epochs=state["epoch"] + 1, verbose=0, shuffle=False, callbacks=[callback])
+                                    epochs=state["epoch"] + 1, steps_per_epoch=len(plan) - state["step_in_epoch"],
+                                    verbose=0, shuffle=False, callbacks=[callback])
                 logs = {k: float(v[-1]) for k, v in history.history.items()}
             else:
                 logs = {}

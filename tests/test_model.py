@@ -1,0 +1,161 @@
+"""Model behaviour: shapes, masks, padding invariance, sanity of the loss, save/load."""
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from translator.attention import Attention
+from translator.metrics import MaskedAccuracy, masked_loss
+from translator.model import Translator
+
+SRC_VOCAB, TGT_VOCAB = 30, 40
+
+
+def make_model(**kwargs):
+    keras.utils.set_random_seed(1)
+    options = dict(embedding_dim=16, units=32, dropout=0.0) | kwargs
+    model = Translator(SRC_VOCAB, TGT_VOCAB, **options)
+    model.build(None)
+    return model
+
+
+def batch():
+    source = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]], np.int32)
+    target_in = np.array([[2, 5, 6, 7], [2, 8, 0, 0], [2, 9, 10, 0]], np.int32)
+    target_out = np.array([[5, 6, 7, 3], [8, 3, 0, 0], [9, 10, 3, 0]], np.int32)
+    return source, target_in, target_out
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "general", "dot"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_shapes(attention, bidirectional):
+    model = make_model(attention=attention, bidirectional=bidirectional)
+    source, target_in, _ = batch()
+    values, final, mask = model.encoder(source)
+    assert values.shape == (3, 4, 32) and final.shape == (3, 32) and mask.shape == (3, 4)
+    logits, weights = model.forward((source, target_in))
+    assert logits.shape == (3, 4, TGT_VOCAB) and weights.shape == (3, 4, 4)
+
+
+def test_attention_rows_sum_to_one_and_are_zero_on_padding():
+    model = make_model()
+    source, target_in, _ = batch()
+    _, weights = model.forward((source, target_in))
+    weights = np.asarray(weights)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    padded = np.broadcast_to((source == 0)[:, None, :], weights.shape)
+    assert (weights[padded] == 0.0).all() and (weights[~padded] > 0).all()
+
+
+def test_attention_layer_alone():
+    layer = Attention(8)
+    values = np.random.default_rng(0).normal(size=(2, 5, 6)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    context, weights = layer(np.ones((2, 4), "float32"), values, mask=mask)
+    assert context.shape == (2, 6) and weights.shape == (2, 5)
+    np.testing.assert_allclose(np.asarray(weights)[0, 3:], 0.0)
+    np.testing.assert_allclose(np.asarray(context), np.einsum("bs,bsh->bh", np.asarray(weights), values), atol=1e-5)
+
+
+def test_extra_padding_changes_neither_loss_nor_outputs():
+    model = make_model()
+    source, target_in, target_out = batch()
+    wide = lambda a, n: np.pad(a, ((0, 0), (0, n)))  # noqa: E731
+    logits = np.asarray(model((source, target_in)))
+    logits_wide = np.asarray(model((wide(source, 3), wide(target_in, 2))))
+    real = target_out != 0
+    np.testing.assert_allclose(logits_wide[:, :4][real], logits[real], atol=1e-5)
+    loss = masked_loss()
+    np.testing.assert_allclose(float(loss(wide(target_out, 2), logits_wide)), float(loss(target_out, logits)), rtol=1e-5)
+
+
+def test_masked_loss_is_the_mean_over_real_tokens():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 4, TGT_VOCAB)).astype("float32")
+    _, _, target_out = batch()
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, target_out[..., None], -1)[..., 0]
+    expected = -picked[target_out != 0].mean()
+    assert float(masked_loss()(target_out, logits)) == pytest.approx(expected, rel=1e-5)
+    accuracy = MaskedAccuracy()
+    accuracy.update_state(target_out, logits)
+    hits = (logits.argmax(-1) == target_out)[target_out != 0]
+    assert float(accuracy.result()) == pytest.approx(hits.mean())
+
+
+def test_untrained_loss_is_about_log_vocabulary_size():
+    model = make_model()
+    source, target_in, target_out = batch()
+    loss = float(masked_loss()(target_out, model((source, target_in))))
+    assert abs(loss - math.log(TGT_VOCAB)) < 0.3
+
+
+def test_overfits_sixteen_pairs():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 7, 16)
+    source = np.zeros((16, 7), np.int32)
+    target_in = np.zeros((16, 8), np.int32)
+    target_out = np.zeros((16, 8), np.int32)
+    for i, n in enumerate(lengths):
+        words = rng.integers(4, SRC_VOCAB, n)
+        source[i, :n] = words
+        translation = (words[::-1] % (TGT_VOCAB - 4)) + 4  # a reversal task
+        target_in[i, : n + 1] = np.r_[2, translation]
+        target_out[i, : n + 1] = np.r_[translation, 3]
+    model = make_model(embedding_dim=32, units=64)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=masked_loss(), metrics=[MaskedAccuracy()])
+    for _ in range(200):
+        logs = model.train_on_batch((source, target_in), target_out, return_dict=True)
+        if logs["loss"] < 0.02:
+            break
+    assert logs["loss"] < 0.05 and logs["accuracy"] == 1.0
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    model = make_model()
+    source, target_in, _ = batch()
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(loaded((source, target_in))), np.asarray(model((source, target_in))))
+    np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(source)["tokens"]),
+                                  np.asarray(model.predict_on_batch(source)["tokens"]))
+    assert loaded.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize("layer_name", ["encoder", "decoder"])
+def test_layer_config_round_trips(layer_name):
+    layer = getattr(make_model(), layer_name)
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_decoder_carries_its_recurrent_state():
+    """With one source position the context is fixed; the state alone must change step 2."""
+    model = make_model()
+    values = np.random.default_rng(1).normal(size=(1, 1, 32)).astype("float32")
+    mask = np.ones((1, 1), bool)
+    target_in = np.array([[2, 5, 6]], np.int32)
+    state = np.zeros((1, 32), "float32")
+    logits_a, _ = model.decoder(target_in, state, values, mask)
+    # Same first step, then a different state after step 1: feed step 2 from another state.
+    step1_state_a = model.decoder._step(ops.convert_to_tensor(state), model.decoder._project(model.decoder.embedding(target_in[:, 0])),
+                                        model.decoder.attention.keys(values), values, mask, model.decoder._loop_weights())[0]
+    logits_b, _ = model.decoder(target_in[:, 1:], np.asarray(step1_state_a) + 0.5, values, mask)
+    logits_c, _ = model.decoder(target_in[:, 1:], np.asarray(step1_state_a), values, mask)
+    np.testing.assert_allclose(np.asarray(logits_c)[:, 0], np.asarray(logits_a)[:, 1], atol=1e-5)
+    assert np.abs(np.asarray(logits_b)[:, 0] - np.asarray(logits_c)[:, 0]).max() > 1e-3
+
+
+def test_greedy_decoding_shapes_and_stop():
+    model = make_model()
+    source, _, _ = batch()
+    out = model.predict_on_batch(source)
+    tokens, attention = np.asarray(out["tokens"]), np.asarray(out["attention"])
+    steps = math.ceil(4 * 2.0) + 5
+    assert tokens.shape == (3, steps) and attention.shape == (3, steps, 4)
+    source_lengths = (source != 0).sum(1)
+    for row, n in zip(tokens, source_lengths):
+        assert ((row != 0).sum()) <= math.ceil(n * 2.0) + 5
+        assert not np.isin(row, [2]).any()
