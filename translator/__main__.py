@@ -43,6 +43,8 @@ def cmd_train(args) -> None:
     from translator.train import train
 
     state = train(_config(args), Path(args.run_dir), show_progress=not args.no_progress)
+    if state.get("stopped_by"):  # Ctrl-C or SIGTERM: a checkpoint was saved first
+        sys.exit(130 if state["stopped_by"] == "SIGINT" else 143)
     if "test" in state:
         print(f"test BLEU {state['test']['bleu']}  chrF {state['test']['chrf']}  (report in {args.run_dir}/eval-test.md)")
 

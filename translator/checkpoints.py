@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from translator.errors import UserError
+from translator.faults import failpoint
 from translator.files import WRITE_ERRORS, fsync_dir
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{8,})$")
@@ -67,6 +68,7 @@ class CheckpointManager:
             tmp.mkdir(parents=True, exist_ok=True)
             model.save(tmp / "model.keras")
             (tmp / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+            failpoint("checkpoint-write")
             _fsync_tree(tmp)
             os.rename(tmp, final)
             fsync_dir(self.directory)

@@ -12,6 +12,8 @@ import time
 import keras
 from tqdm import tqdm
 
+from translator.faults import failpoint
+
 
 class StopRequest:
     """Turns SIGINT/SIGTERM into a flag that the training loop checks after each step."""
@@ -71,6 +73,7 @@ class StepCallback(keras.callbacks.Callback):
             return
         self.state["global_step"] += 1
         self.state["step_in_epoch"] += 1
+        failpoint("step")
         self._tick()
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{float(logs.get('accuracy', 0)):.3f}", refresh=False)

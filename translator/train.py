@@ -19,6 +19,7 @@ from translator import rundir
 from translator.checkpoints import CheckpointManager, RunLock, read_state
 from translator.corpus import load_corpus, references_by_source
 from translator.errors import UserError
+from translator.faults import failpoint
 from translator.pipeline import BatchPlan, encode_pairs
 from translator.progress import StepCallback, StopRequest
 from translator.vocab import LanguageIndex
@@ -185,6 +186,7 @@ def _fit(config, run_dir, corpus, source_index, target_index, show_progress, eva
             if callback.stop_reason and callback.stop_reason != "time":
                 path = save()
                 log(f"stopped by {callback.stop_reason}: saved {path.name}; run the same command to resume")
+                state["stopped_by"] = callback.stop_reason
                 return state
             _end_of_epoch(config, run_dir, model, state, len(plan), logs, valid_plan, valid_frame, source_index,
                           target_index, manager, save, writer, log, time_up=callback.stop_reason == "time")
@@ -207,6 +209,7 @@ def _end_of_epoch(config, run_dir, model, state, steps_per_epoch, logs, valid_pl
            "learning_rate": float(model.optimizer.learning_rate)}
     if logs.get("loss") is not None:
         row["perplexity"] = math.exp(min(logs["loss"], 50))
+    failpoint("validation")
     if valid_plan is not None:
         val = model.evaluate(valid_plan.dataset(0), verbose=0, return_dict=True)
         row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_perplexity=math.exp(min(val["loss"], 50)))
