@@ -58,14 +58,12 @@ def interactive(run, args) -> None:
     from translator.decode import translate_sentences
 
     print("Type a sentence to translate (Ctrl-D to quit).", file=sys.stderr)
-    number = 0
     while True:
         try:
             line = input("> ")
         except EOFError:
             print(file=sys.stderr)
             return
-        number += 1
         _emit(run, [line], translate_sentences(run, [line]), args, sys.stdout)
 
 
