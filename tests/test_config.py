@@ -22,6 +22,7 @@ def test_overrides_parse_yaml_values():
     ("model.units=-5", "must be greater than 0"),
     ("model.attention=luong", "must be one of"),
     ("model.dropout=1.5", "model.dropout"),
+    ("train.label_smoothing=1.0", "train.label_smoothing"),
     ("train.epochs", "section.key=value"),
 ])
 def test_mistakes_are_refused_with_one_line_naming_the_key(override, message):

@@ -7,7 +7,7 @@ import pytest
 from keras import ops
 
 from translator.attention import Attention
-from translator.metrics import MaskedAccuracy, masked_loss
+from translator.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
 from translator.model import Translator
 
 SRC_VOCAB, TGT_VOCAB = 30, 40
@@ -113,8 +113,49 @@ def test_overfits_sixteen_pairs():
     assert logs["loss"] < 0.05 and logs["accuracy"] == 1.0
 
 
-def test_save_and_load_give_identical_outputs(tmp_path):
+def test_label_smoothing_matches_the_formula_and_skips_padding():
+    _, _, target_out = batch()
+    logits = np.random.default_rng(3).normal(size=(3, 4, TGT_VOCAB)).astype("float32")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    real = target_out != 0
+    nll = -np.take_along_axis(log_probs, target_out[..., None], -1)[..., 0]
+    smoothed = 0.9 * nll - 0.1 * log_probs.mean(-1)
+    assert float(masked_loss(0.1)(target_out, logits)) == pytest.approx(smoothed[real].mean(), rel=1e-5)
+    assert float(masked_loss(0.0)(target_out, logits)) == pytest.approx(nll[real].mean(), rel=1e-5)
+    metric = TokenCrossEntropy()  # perplexity's source: plain cross-entropy even when the loss is smoothed
+    metric.update_state(target_out, logits)
+    assert float(metric.result()) == pytest.approx(nll[real].mean(), rel=1e-5)
+
+
+def test_tied_output_layer_is_the_target_embedding():
+    model = make_model(tie_embeddings=True)
+    decoder = model.decoder
+    assert decoder.logits is None
+    untied = make_model()
+    assert model.count_params() == untied.count_params() - 16 * TGT_VOCAB  # the output kernel is gone
+    hidden = np.random.default_rng(4).normal(size=(2, 16)).astype("float32")
+    features = np.zeros((2, 32 + 32 + 16), "float32")
+    decoder.hidden.kernel.assign(np.zeros_like(decoder.hidden.kernel))
+    decoder.hidden.bias.assign(np.arctanh(np.clip(hidden[0], -0.9, 0.9)))
+    logits = np.asarray(decoder._output(features[:, :32], features[:, 32:64], features[:, 64:], training=False))
+    expected = np.tanh(np.asarray(decoder.hidden.bias)) @ np.asarray(decoder.embedding.embeddings).T
+    np.testing.assert_allclose(logits[0], expected, atol=1e-5)
+
+
+def test_greedy_decoding_never_emits_unk_unless_allowed():
     model = make_model()
+    source, _, _ = batch()
+    bias = model.decoder.logits.bias
+    bias.assign(np.asarray(bias) + np.eye(TGT_VOCAB, dtype="float32")[1] * 100.0)  # <unk> wins every step
+    assert not (np.asarray(model.predict_on_batch(source)["tokens"]) == 1).any()
+    allowing = make_model(ban_unk=False)
+    allowing.set_weights(model.get_weights())
+    assert (np.asarray(allowing.predict_on_batch(source)["tokens"]) == 1).any()
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_save_and_load_give_identical_outputs(tmp_path, tie):
+    model = make_model(tie_embeddings=tie)
     source, target_in, _ = batch()
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)

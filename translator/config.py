@@ -39,6 +39,7 @@ class ModelConfig:
     attention: str = "bahdanau"
     attention_units: int = 0
     dropout: float = 0.25
+    tie_embeddings: bool = False
 
 
 @dataclass
@@ -49,6 +50,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     warmup_steps: int = 200
     clipnorm: float = 1.0
+    label_smoothing: float = 0.0
     seed: int = 42
     checkpoint_every_steps: int = 1000
     keep_checkpoints: int = 3
@@ -65,6 +67,7 @@ class DecodeConfig:
     max_length_offset: int = 5
     batch_size: int = 256
     max_source_tokens: int = 100
+    ban_unk: bool = True
 
 
 @dataclass
@@ -144,6 +147,8 @@ def from_dict(raw: dict) -> Config:
         raise UserError("config keys data.valid_fraction + data.test_fraction must be below 1")
     if not 0 <= config.model.dropout < 1:
         raise UserError(f"config key model.dropout must be in [0, 1), not {config.model.dropout!r}")
+    if not 0 <= config.train.label_smoothing < 1:
+        raise UserError(f"config key train.label_smoothing must be in [0, 1), not {config.train.label_smoothing!r}")
     return config
 
 

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from translator.attention import NEG_INF, Attention
-from translator.vocab import END_ID, PAD_ID, START_ID
+from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -64,15 +64,19 @@ class Decoder(keras.layers.Layer):
     steps, outside the loop.
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, attention="bahdanau", attention_units=0, dropout=0.0, **kwargs):
+    def __init__(self, vocab_size, embedding_dim, units, attention="bahdanau", attention_units=0, dropout=0.0,
+                 tie_embeddings=False, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
         self.attention_type, self.attention_units, self.dropout = attention, attention_units, dropout
+        self.tie_embeddings = tie_embeddings
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.attention = Attention(attention_units or units, score=attention, name="attention")
         self.drop = keras.layers.Dropout(dropout)
         self.hidden = keras.layers.Dense(embedding_dim, activation="tanh", name="hidden")
-        self.logits = keras.layers.Dense(vocab_size, name="logits")
+        # Tied: the output layer reuses the target embedding matrix (Press & Wolf, 2017), a
+        # word's input and output vectors are one; fewer weights, better on small corpora.
+        self.logits = None if tie_embeddings else keras.layers.Dense(vocab_size, name="logits")
 
     def build(self, target_in_shape, initial_state_shape, values_shape, mask_shape=None):
         value_dim, gates = values_shape[-1], 3 * self.units
@@ -84,7 +88,10 @@ class Decoder(keras.layers.Layer):
         self.input_bias = self.add_weight((gates,), initializer="zeros", name="input_bias")
         self.recurrent_bias = self.add_weight((gates,), initializer="zeros", name="recurrent_bias")
         self.hidden.build((None, self.units + value_dim + self.embedding_dim))
-        self.logits.build((None, self.embedding_dim))
+        if self.tie_embeddings:
+            self.output_bias = self.add_weight((self.vocab_size,), initializer="zeros", name="output_bias")
+        else:
+            self.logits.build((None, self.embedding_dim))
 
     def _loop_weights(self) -> dict:
         """The weights the recurrence needs, read once before the loop.
@@ -123,7 +130,10 @@ class Decoder(keras.layers.Layer):
 
     def _output(self, states, contexts, embedded, training):
         features = ops.concatenate([states, contexts, embedded], axis=-1)
-        return self.logits(self.drop(self.hidden(self.drop(features, training=training)), training=training))
+        hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
+        if self.tie_embeddings:
+            return ops.matmul(hidden, ops.transpose(self.embedding.embeddings)) + self.output_bias
+        return self.logits(hidden)
 
     def call(self, target_in, initial_state, values, mask, training=False):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
@@ -142,17 +152,19 @@ class Decoder(keras.layers.Layer):
         states, contexts, weights = (ops.transpose(t, (1, 0, 2)) for t in (states, contexts, weights))
         return self._output(states, contexts, embedded, training), weights
 
-    def greedy(self, initial_state, values, mask, max_lengths, steps):
+    def greedy(self, initial_state, values, mask, max_lengths, steps, ban_unk=True):
         """Greedy decoding of ``steps`` steps; sentence b stops at <end> or ``max_lengths[b]``.
 
         Returns tokens (batch, steps) with 0 after the end, and weights (batch, steps, src_len).
+        ``ban_unk`` keeps ``<unk>`` out of the output: the class pools every rare training
+        word, so it is often the single most likely token while never being a useful one.
         """
         keys = self.attention.keys(values)
         loop_weights = self._loop_weights()
         batch = ops.shape(values)[0]
         # <pad> and <start> are never targets: keep greedy search off them.
         never_predicted = np.zeros(self.vocab_size, "float32")
-        never_predicted[[PAD_ID, START_ID]] = NEG_INF
+        never_predicted[[PAD_ID, START_ID] + ([UNK_ID] if ban_unk else [])] = NEG_INF
 
         def step(carry, i):
             state, _, _, token, finished = carry
@@ -173,7 +185,8 @@ class Decoder(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                 "units": self.units, "attention": self.attention_type,
-                "attention_units": self.attention_units, "dropout": self.dropout}
+                "attention_units": self.attention_units, "dropout": self.dropout,
+                "tie_embeddings": self.tie_embeddings}
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -183,20 +196,23 @@ class Translator(keras.Model):
     ``model((source, target_in))`` gives teacher-forced logits (batch, tgt_len, tgt_vocab).
     ``model.predict_on_batch(source)`` decodes greedily and returns ``{"tokens": (batch,
     steps), "attention": (batch, steps, src_len)}``; sentence b runs for at most
-    ``ceil(max_length_ratio * source_length_b) + max_length_offset`` tokens.
+    ``ceil(max_length_ratio * source_length_b) + max_length_offset`` tokens and never
+    emits ``<unk>`` unless ``ban_unk`` is false.
     """
 
     def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=256, units=512, encoder_layers=1,
                  bidirectional=True, attention="bahdanau", attention_units=0, dropout=0.0,
-                 max_length_ratio=2.0, max_length_offset=5, **kwargs):
+                 max_length_ratio=2.0, max_length_offset=5, ban_unk=True, tie_embeddings=False, **kwargs):
         super().__init__(**kwargs)
         self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
         self.embedding_dim, self.units, self.encoder_layers = embedding_dim, units, encoder_layers
         self.bidirectional, self.attention_type, self.attention_units = bidirectional, attention, attention_units
         self.dropout, self.max_length_ratio, self.max_length_offset = dropout, max_length_ratio, max_length_offset
+        self.ban_unk, self.tie_embeddings = ban_unk, tie_embeddings
         self.encoder = Encoder(source_vocab_size, embedding_dim, units, encoder_layers, bidirectional, dropout, name="encoder")
         self.bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
-        self.decoder = Decoder(target_vocab_size, embedding_dim, units, attention, attention_units, dropout, name="decoder")
+        self.decoder = Decoder(target_vocab_size, embedding_dim, units, attention, attention_units, dropout,
+                               tie_embeddings, name="decoder")
 
     def build(self, input_shape=None):
         """Create every weight by running the model once on a dummy batch."""
@@ -224,7 +240,7 @@ class Translator(keras.Model):
             steps = ops.cast(ops.ceil(width * self.max_length_ratio), "int32") + self.max_length_offset
         else:  # static: JAX needs a Python int for the loop length
             steps = math.ceil(width * self.max_length_ratio) + self.max_length_offset
-        tokens, weights = self.decoder.greedy(self.bridge(final), values, mask, max_lengths, steps)
+        tokens, weights = self.decoder.greedy(self.bridge(final), values, mask, max_lengths, steps, self.ban_unk)
         return {"tokens": tokens, "attention": weights}
 
     def predict_step(self, data):
@@ -236,4 +252,5 @@ class Translator(keras.Model):
                 "target_vocab_size": self.target_vocab_size, "embedding_dim": self.embedding_dim,
                 "units": self.units, "encoder_layers": self.encoder_layers, "bidirectional": self.bidirectional,
                 "attention": self.attention_type, "attention_units": self.attention_units, "dropout": self.dropout,
-                "max_length_ratio": self.max_length_ratio, "max_length_offset": self.max_length_offset}
+                "max_length_ratio": self.max_length_ratio, "max_length_offset": self.max_length_offset,
+                "ban_unk": self.ban_unk, "tie_embeddings": self.tie_embeddings}

@@ -61,6 +61,7 @@ def load_run(run_dir: str | Path, checkpoint: str | None = None) -> Run:
     if chosen is None or not chosen.is_dir():
         raise UserError(f"run directory {directory} has no checkpoint yet; train it first (`python -m translator train --run-dir {directory}`)")
     model = load_model(chosen / "model.keras")
+    model.ban_unk = config.decode.ban_unk  # a decoding choice: the run's config decides, not the checkpoint
     if (model.source_vocab_size, model.target_vocab_size) != (len(source_index), len(target_index)):
         raise UserError(f"checkpoint {chosen} does not match the vocabularies of {directory} (sizes differ); the run directory is mixed up")
     return Run(directory, config, source_index, target_index, model, chosen)

@@ -32,13 +32,13 @@ def build_model(config: config_lib.Config, source_size: int, target_size: int, s
     """A compiled ``Translator`` as the config describes."""
     import keras
 
-    from translator.metrics import MaskedAccuracy, masked_loss
+    from translator.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
     from translator.model import Translator
 
     m, t = config.model, config.train
     model = Translator(source_size, target_size, m.embedding_dim, m.units, m.encoder_layers, m.bidirectional,
                        m.attention, m.attention_units, m.dropout, config.decode.max_length_ratio,
-                       config.decode.max_length_offset)
+                       config.decode.max_length_offset, config.decode.ban_unk, m.tie_embeddings)
     model.build(None)
     decay_steps = max(1, t.epochs * steps_per_epoch - t.warmup_steps)
     if t.lr_schedule == "cosine":
@@ -50,7 +50,7 @@ def build_model(config: config_lib.Config, source_size: int, target_size: int, s
     else:
         rate = t.learning_rate
     optimizer = keras.optimizers.Adam(rate, global_clipnorm=t.clipnorm or None)
-    model.compile(optimizer=optimizer, loss=masked_loss(), metrics=[MaskedAccuracy()])
+    model.compile(optimizer=optimizer, loss=masked_loss(t.label_smoothing), metrics=[MaskedAccuracy(), TokenCrossEntropy()])
     return model
 
 
@@ -207,12 +207,12 @@ def _end_of_epoch(config, run_dir, model, state, steps_per_epoch, logs, valid_pl
     row = {"epoch": state["epoch"] + 1, "step": state["global_step"], "loss": logs.get("loss"),
            "accuracy": logs.get("accuracy"), "elapsed_s": round(state["elapsed_s"], 1),
            "learning_rate": float(model.optimizer.learning_rate)}
-    if logs.get("loss") is not None:
-        row["perplexity"] = math.exp(min(logs["loss"], 50))
+    if logs.get("cross_entropy") is not None:
+        row["perplexity"] = math.exp(min(logs["cross_entropy"], 50))
     failpoint("validation")
     if valid_plan is not None:
         val = model.evaluate(valid_plan.dataset(0), verbose=0, return_dict=True)
-        row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_perplexity=math.exp(min(val["loss"], 50)))
+        row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_perplexity=math.exp(min(val["cross_entropy"], 50)))
         if (state["epoch"] + 1) % t.bleu_every_epochs == 0 or time_up or state["epoch"] + 1 == t.epochs:
             bleu = validate_bleu(model, source_index, target_index, config, valid_frame, t.bleu_sample, log)
             row.update(val_bleu=bleu["bleu"], val_chrf=bleu["chrf"])
