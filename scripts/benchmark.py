@@ -155,19 +155,22 @@ def worker_decode(quick: bool) -> dict:
         origin = "untrained model of configs/default.yaml"
     count = 200 if quick else 1000
     sentences = (sentences * (1 + count // max(1, len(sentences))))[:count]
-    translate_tokens(model, source, target, sentences[:300])  # warm-up: trace the decoder
-    started = time.perf_counter()
-    translate_tokens(model, source, target, sentences, batch_size=config.decode.batch_size)
-    batched = count / (time.perf_counter() - started)
-    singles = []
-    for sentence in sentences[: 20 if quick else 100]:
+    report = {"model": origin, "sentences": count, "batch_size": config.decode.batch_size}
+    for name, width in (("greedy", 1), ("beam", max(2, config.decode.beam_size))):
+        model.beam_size, model.predict_function = width, None  # retrace the decoder for this width
+        translate_tokens(model, source, target, sentences[:300])  # warm-up: trace the decoder
         started = time.perf_counter()
-        translate_tokens(model, source, target, [sentence], batch_size=1)
-        singles.append(time.perf_counter() - started)
-    return {"model": origin, "sentences": count, "batch_size": config.decode.batch_size,
-            "batched_sentences_per_s": round(batched, 1),
-            "single_sentence_ms": round(1000 * statistics.median(singles), 2),
-            "batch1_sentences_per_s": round(1 / statistics.median(singles), 1), "peak_rss_mb": _peak_rss_mb()}
+        translate_tokens(model, source, target, sentences, batch_size=config.decode.batch_size)
+        batched = count / (time.perf_counter() - started)
+        singles = []
+        for sentence in sentences[: 20 if quick else 100]:
+            started = time.perf_counter()
+            translate_tokens(model, source, target, [sentence], batch_size=1)
+            singles.append(time.perf_counter() - started)
+        report[name] = {"beam_size": width, "batched_sentences_per_s": round(batched, 1),
+                        "single_sentence_ms": round(1000 * statistics.median(singles), 2),
+                        "batch1_sentences_per_s": round(1 / statistics.median(singles), 1)}
+    return report | {"peak_rss_mb": _peak_rss_mb()}
 
 
 def worker_scaling(quick: bool) -> dict:
@@ -232,8 +235,10 @@ def markdown(report: dict) -> str:
                      f"{r['useful_gflops_per_s']} | {r['percent_of_matmul_limit']} | {r['peak_rss_mb']} |")
     d = report["decode"]
     lines += ["", "| decoding | value |", "|---|---|",
-              f"| batched greedy, {d['sentences']} sentences, batch {d['batch_size']} | {d['batched_sentences_per_s']} sentences/s |",
-              f"| one sentence alone (median of runs) | {d['single_sentence_ms']} ms ({d['batch1_sentences_per_s']} sentences/s) |",
+              *(f"| {name} (width {d[name]['beam_size']}), {d['sentences']} sentences, batch {d['batch_size']} | "
+                f"{d[name]['batched_sentences_per_s']} sentences/s |\n"
+                f"| {name}, one sentence alone (median of runs) | {d[name]['single_sentence_ms']} ms "
+                f"({d[name]['batch1_sentences_per_s']} sentences/s) |" for name in ("greedy", "beam")),
               "", "| scaling: batch | length | ms/step | target tokens/s |", "|---|---|---|---|"]
     lines += [f"| {r['batch']} | {r['length']} | {r['ms_per_step']} | {r['target_tokens_per_s']} |" for r in report["scaling"]["rows"]]
     return "\n".join(lines) + "\n"

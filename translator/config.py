@@ -68,6 +68,8 @@ class DecodeConfig:
     batch_size: int = 256
     max_source_tokens: int = 100
     ban_unk: bool = True
+    beam_size: int = 5
+    length_penalty: float = 1.0
 
 
 @dataclass
@@ -90,7 +92,7 @@ POSITIVE = {
     ("model", "encoder_layers"), ("train", "batch_size"), ("train", "epochs"),
     ("train", "learning_rate"), ("train", "checkpoint_every_steps"), ("train", "keep_checkpoints"),
     ("train", "bleu_every_epochs"), ("train", "bucket_width"), ("decode", "max_length_ratio"),
-    ("decode", "batch_size"), ("decode", "max_source_tokens"),
+    ("decode", "batch_size"), ("decode", "max_source_tokens"), ("decode", "beam_size"),
 }
 
 

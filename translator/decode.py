@@ -1,4 +1,4 @@
-"""Batched greedy translation with the attention matrix of every sentence.
+"""Batched translation (beam search or greedy) with the attention matrix of every sentence.
 
 Sentences are sorted by length and decoded many at a time by the model's compiled
 ``predict_on_batch`` (one graph per batch, no per-token Python loop); results come back in

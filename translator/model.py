@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from translator.attention import NEG_INF, Attention
+from translator.beam import beam_search
 from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
 
@@ -152,6 +153,12 @@ class Decoder(keras.layers.Layer):
         states, contexts, weights = (ops.transpose(t, (1, 0, 2)) for t in (states, contexts, weights))
         return self._output(states, contexts, embedded, training), weights
 
+    def never_predicted(self, ban_unk=True) -> np.ndarray:
+        """Logit offsets (0 or NEG_INF) keeping search off <pad>, <start> and maybe <unk>."""
+        offsets = np.zeros(self.vocab_size, "float32")
+        offsets[[PAD_ID, START_ID] + ([UNK_ID] if ban_unk else [])] = NEG_INF
+        return offsets
+
     def greedy(self, initial_state, values, mask, max_lengths, steps, ban_unk=True):
         """Greedy decoding of ``steps`` steps; sentence b stops at <end> or ``max_lengths[b]``.
 
@@ -162,9 +169,7 @@ class Decoder(keras.layers.Layer):
         keys = self.attention.keys(values)
         loop_weights = self._loop_weights()
         batch = ops.shape(values)[0]
-        # <pad> and <start> are never targets: keep greedy search off them.
-        never_predicted = np.zeros(self.vocab_size, "float32")
-        never_predicted[[PAD_ID, START_ID] + ([UNK_ID] if ban_unk else [])] = NEG_INF
+        never_predicted = self.never_predicted(ban_unk)
 
         def step(carry, i):
             state, _, _, token, finished = carry
@@ -194,7 +199,8 @@ class Translator(keras.Model):
     """Encoder, bridge (final encoder state -> first decoder state) and attention decoder.
 
     ``model((source, target_in))`` gives teacher-forced logits (batch, tgt_len, tgt_vocab).
-    ``model.predict_on_batch(source)`` decodes greedily and returns ``{"tokens": (batch,
+    ``model.predict_on_batch(source)`` decodes (greedily, or by beam search when
+    ``beam_size`` > 1) and returns ``{"tokens": (batch,
     steps), "attention": (batch, steps, src_len)}``; sentence b runs for at most
     ``ceil(max_length_ratio * source_length_b) + max_length_offset`` tokens and never
     emits ``<unk>`` unless ``ban_unk`` is false.
@@ -202,13 +208,15 @@ class Translator(keras.Model):
 
     def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=256, units=512, encoder_layers=1,
                  bidirectional=True, attention="bahdanau", attention_units=0, dropout=0.0,
-                 max_length_ratio=2.0, max_length_offset=5, ban_unk=True, tie_embeddings=False, **kwargs):
+                 max_length_ratio=2.0, max_length_offset=5, ban_unk=True, tie_embeddings=False, beam_size=1,
+                 length_penalty=1.0, **kwargs):
         super().__init__(**kwargs)
         self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
         self.embedding_dim, self.units, self.encoder_layers = embedding_dim, units, encoder_layers
         self.bidirectional, self.attention_type, self.attention_units = bidirectional, attention, attention_units
         self.dropout, self.max_length_ratio, self.max_length_offset = dropout, max_length_ratio, max_length_offset
         self.ban_unk, self.tie_embeddings = ban_unk, tie_embeddings
+        self.beam_size, self.length_penalty = beam_size, length_penalty
         self.encoder = Encoder(source_vocab_size, embedding_dim, units, encoder_layers, bidirectional, dropout, name="encoder")
         self.bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
         self.decoder = Decoder(target_vocab_size, embedding_dim, units, attention, attention_units, dropout,
@@ -230,7 +238,8 @@ class Translator(keras.Model):
         values, final, mask = self.encoder(source, training=training)
         return self.decoder(target_in, self.bridge(final), values, mask, training=training)
 
-    def greedy_decode(self, source):
+    def decode(self, source):
+        """Greedy (``beam_size`` 1) or beam-search translation of a padded source batch."""
         values, final, mask = self.encoder(source, training=False)
         source_lengths = ops.sum(ops.cast(mask, "float32"), axis=-1)
         max_lengths = ops.cast(ops.ceil(source_lengths * self.max_length_ratio), "int32") + self.max_length_offset
@@ -240,12 +249,20 @@ class Translator(keras.Model):
             steps = ops.cast(ops.ceil(width * self.max_length_ratio), "int32") + self.max_length_offset
         else:  # static: JAX needs a Python int for the loop length
             steps = math.ceil(width * self.max_length_ratio) + self.max_length_offset
-        tokens, weights = self.decoder.greedy(self.bridge(final), values, mask, max_lengths, steps, self.ban_unk)
+        initial_state = self.bridge(final)
+        if self.beam_size <= 1:
+            tokens, weights = self.decoder.greedy(initial_state, values, mask, max_lengths, steps, self.ban_unk)
+            return {"tokens": tokens, "attention": weights}
+        tokens = beam_search(self.decoder, initial_state, values, mask, max_lengths, steps, self.beam_size,
+                             self.length_penalty, self.decoder.never_predicted(self.ban_unk))
+        # The winner's attention: run the decoder teacher-forced over the tokens it chose.
+        target_in = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), START_ID, "int32"), tokens[:, :-1]], axis=1)
+        _, weights = self.decoder(target_in, initial_state, values, mask)
         return {"tokens": tokens, "attention": weights}
 
     def predict_step(self, data):
         source = data[0] if isinstance(data, (tuple, list)) else data
-        return self.greedy_decode(source)
+        return self.decode(source)
 
     def get_config(self):
         return {**super().get_config(), "source_vocab_size": self.source_vocab_size,
@@ -253,4 +270,5 @@ class Translator(keras.Model):
                 "units": self.units, "encoder_layers": self.encoder_layers, "bidirectional": self.bidirectional,
                 "attention": self.attention_type, "attention_units": self.attention_units, "dropout": self.dropout,
                 "max_length_ratio": self.max_length_ratio, "max_length_offset": self.max_length_offset,
-                "ban_unk": self.ban_unk, "tie_embeddings": self.tie_embeddings}
+                "ban_unk": self.ban_unk, "tie_embeddings": self.tie_embeddings, "beam_size": self.beam_size,
+                "length_penalty": self.length_penalty}

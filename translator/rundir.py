@@ -45,8 +45,11 @@ def load_model(path: Path, compile: bool = False):
         raise UserError(f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, delete its checkpoint to use an older one") from None
 
 
-def load_run(run_dir: str | Path, checkpoint: str | None = None) -> Run:
-    """Config, vocabularies and the best (else latest) checkpoint's model of a run."""
+def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int | None = None) -> Run:
+    """Config, vocabularies and the best (else latest) checkpoint's model of a run.
+
+    Decoding follows the run's ``decode`` config; ``beam_size`` overrides its beam width.
+    """
     directory = Path(run_dir)
     if not directory.is_dir():
         raise UserError(f"run directory {directory} does not exist; train one with `make train` or give --run-dir")
@@ -61,7 +64,13 @@ def load_run(run_dir: str | Path, checkpoint: str | None = None) -> Run:
     if chosen is None or not chosen.is_dir():
         raise UserError(f"run directory {directory} has no checkpoint yet; train it first (`python -m translator train --run-dir {directory}`)")
     model = load_model(chosen / "model.keras")
-    model.ban_unk = config.decode.ban_unk  # a decoding choice: the run's config decides, not the checkpoint
+    if beam_size is not None:
+        if beam_size < 1:
+            raise UserError(f"--beam-size must be 1 (greedy) or more, not {beam_size}")
+        config.decode.beam_size = beam_size
+    # Decoding choices: the run's config (or the command line) decides, not the checkpoint.
+    model.ban_unk, model.beam_size = config.decode.ban_unk, config.decode.beam_size
+    model.length_penalty = config.decode.length_penalty
     if (model.source_vocab_size, model.target_vocab_size) != (len(source_index), len(target_index)):
         raise UserError(f"checkpoint {chosen} does not match the vocabularies of {directory} (sizes differ); the run directory is mixed up")
     return Run(directory, config, source_index, target_index, model, chosen)

@@ -38,7 +38,8 @@ def build_model(config: config_lib.Config, source_size: int, target_size: int, s
     m, t = config.model, config.train
     model = Translator(source_size, target_size, m.embedding_dim, m.units, m.encoder_layers, m.bidirectional,
                        m.attention, m.attention_units, m.dropout, config.decode.max_length_ratio,
-                       config.decode.max_length_offset, config.decode.ban_unk, m.tie_embeddings)
+                       config.decode.max_length_offset, config.decode.ban_unk, m.tie_embeddings,
+                       config.decode.beam_size, config.decode.length_penalty)
     model.build(None)
     decay_steps = max(1, t.epochs * steps_per_epoch - t.warmup_steps)
     if t.lr_schedule == "cosine":
@@ -108,7 +109,7 @@ def _append_metrics(run_dir, row: dict, writer) -> None:
 
 
 def validate_bleu(model, source_index, target_index, config, frame, sample: int, log) -> dict:
-    """Greedy-decode up to ``sample`` distinct validation sources; BLEU/chrF and 3 examples."""
+    """Translate up to ``sample`` distinct validation sources; BLEU/chrF and 3 examples."""
     from translator.decode import translate_tokens
     from translator.evaluate import score
 
