@@ -42,7 +42,7 @@ def beam_search(decoder, initial_state, values, mask, max_lengths, steps, beam_s
         state, token, scores, finished, lengths, _ = carry
         embedded = decoder.embedding(token)
         state, context, _ = decoder._step(state, decoder._project(embedded), keys, values_k, mask_k, loop_weights)
-        logits = decoder._output(state, context, embedded, training=False) + never_predicted
+        logits = decoder._output(state, context, embedded, False, loop_weights["output_kernel"]) + never_predicted
         log_probs = ops.reshape(ops.log_softmax(logits, axis=-1), (batch, k, vocab))
         at_limit = ops.expand_dims(ops.greater_equal(i, limits), -1)  # (batch, 1, 1): words used up
         log_probs = ops.where(at_limit, log_probs + end_only, log_probs)

@@ -108,7 +108,9 @@ class Decoder(keras.layers.Layer):
             state_kernel, score_vector = ops.convert_to_tensor(self.recurrent_kernel), None
         return {"state_kernel": state_kernel, "score_vector": score_vector,
                 "context_kernel": ops.convert_to_tensor(self.context_kernel),
-                "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias)}
+                "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
+                # Tied output layer: transpose the embedding once, not at every decoding step.
+                "output_kernel": ops.transpose(self.embedding.embeddings) if self.tie_embeddings else None}
 
     def _step(self, state, projected_input, keys, values, mask, weights_of_loop):
         """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, attention weights)."""
@@ -129,11 +131,12 @@ class Decoder(keras.layers.Layer):
     def _project(self, embedded):
         return ops.matmul(embedded, self.input_kernel) + self.input_bias
 
-    def _output(self, states, contexts, embedded, training):
+    def _output(self, states, contexts, embedded, training, output_kernel=None):
         features = ops.concatenate([states, contexts, embedded], axis=-1)
         hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
         if self.tie_embeddings:
-            return ops.matmul(hidden, ops.transpose(self.embedding.embeddings)) + self.output_bias
+            kernel = ops.transpose(self.embedding.embeddings) if output_kernel is None else output_kernel
+            return ops.matmul(hidden, kernel) + self.output_bias
         return self.logits(hidden)
 
     def call(self, target_in, initial_state, values, mask, training=False):
@@ -175,7 +178,7 @@ class Decoder(keras.layers.Layer):
             state, _, _, token, finished = carry
             embedded = self.embedding(token)
             state, context, weights = self._step(state, self._project(embedded), keys, values, mask, loop_weights)
-            logits = self._output(state, context, embedded, training=False) + never_predicted
+            logits = self._output(state, context, embedded, False, loop_weights["output_kernel"]) + never_predicted
             next_token = ops.cast(ops.argmax(logits, axis=-1), "int32")
             next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
             finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
