@@ -232,8 +232,15 @@ class Translator(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        logits, _ = self.forward(inputs, training=training)
-        return logits
+        """``(source, target_in)``: teacher-forced logits; ``source`` alone: its translation.
+
+        Decoding lives in ``call`` (not in an overridden ``predict_step``, whose signature
+        differs between backends), so ``predict_on_batch(source)`` works on TensorFlow and JAX.
+        """
+        if isinstance(inputs, (tuple, list)):
+            logits, _ = self.forward(inputs, training=training)
+            return logits
+        return self.decode(inputs)
 
     def forward(self, inputs, training=False):
         """Teacher-forced logits and attention weights (batch, tgt_len, src_len)."""
@@ -262,10 +269,6 @@ class Translator(keras.Model):
         target_in = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), START_ID, "int32"), tokens[:, :-1]], axis=1)
         _, weights = self.decoder(target_in, initial_state, values, mask)
         return {"tokens": tokens, "attention": weights}
-
-    def predict_step(self, data):
-        source = data[0] if isinstance(data, (tuple, list)) else data
-        return self.decode(source)
 
     def get_config(self):
         return {**super().get_config(), "source_vocab_size": self.source_vocab_size,
