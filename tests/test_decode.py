@@ -114,3 +114,17 @@ def test_heatmap_files_png_and_svg(tmp_path):
     for suffix in ("png", "svg"):
         path = save_heatmap(np.eye(2), ["a", "b"], ["x", "y"], tmp_path / f"h.{suffix}")
         assert path.stat().st_size > 500
+
+
+def test_decoding_options_override_the_run_config(trained_run):
+    from translator.errors import UserError
+
+    run = load_run(trained_run[0], beam_size=3, length_penalty=0.0)
+    assert (run.model.beam_size, run.model.length_penalty) == (3, 0.0)
+    assert run.config.decode.length_penalty == 0.0
+    default = load_run(trained_run[0])
+    assert default.model.length_penalty == default.config.decode.length_penalty
+    with pytest.raises(UserError, match="--length-penalty must be 0 or more"):
+        load_run(trained_run[0], length_penalty=-0.5)
+    done = cli("translate", "--run-dir", str(trained_run[0]), "--length-penalty", "0", "--beam-size", "2", "I see the cat.")
+    assert done.returncode == 0 and done.stdout.decode().strip(), done.stderr.decode()[-1000:]

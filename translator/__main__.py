@@ -16,6 +16,14 @@ DEFAULT_CONFIG = "configs/default.yaml"
 DEFAULT_RUN = "runs/default"
 
 
+def _decoding_options(parser) -> None:
+    parser.add_argument("--beam-size", type=int, metavar="N",
+                        help="beam width (1 = greedy; default: decode.beam_size of the run's config)")
+    parser.add_argument("--length-penalty", type=float, metavar="A",
+                        help="beam winner by score / length^A (0 favours short outputs; "
+                             "default: decode.length_penalty of the run's config)")
+
+
 def _config(args):
     from translator import config
 
@@ -104,8 +112,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per sentence, with tokens and attention")
     p.add_argument("--plot", metavar="DIR", help="save an attention heatmap per sentence in DIR")
     p.add_argument("--format", choices=("png", "svg"), default="png", help="heatmap format (default png)")
-    p.add_argument("--beam-size", type=int, metavar="N",
-                   help="beam width (1 = greedy; default: decode.beam_size of the run's config)")
+    _decoding_options(p)
     p.set_defaults(run=cmd_translate)
 
     p = commands.add_parser("evaluate", help="BLEU and chrF of a run on a split or on files")
@@ -114,8 +121,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="source file, one sentence per line (instead of --split)")
     p.add_argument("--refs", nargs="+", help="reference files, parallel to --input")
     p.add_argument("--checkpoint", help="a checkpoint name in the run (default: best, else latest)")
-    p.add_argument("--beam-size", type=int, metavar="N",
-                   help="beam width (1 = greedy; default: decode.beam_size of the run's config)")
+    _decoding_options(p)
     p.set_defaults(run=cmd_evaluate)
 
     p = commands.add_parser("plot", help="attention heatmaps for a few validation sentences of a run")

@@ -69,7 +69,7 @@ class DecodeConfig:
     max_source_tokens: int = 100
     ban_unk: bool = True
     beam_size: int = 5
-    length_penalty: float = 1.0
+    length_penalty: float = 0.6
 
 
 @dataclass

@@ -73,7 +73,7 @@ def evaluate_command(args) -> None:
 
     if bool(args.input) != bool(args.refs):
         raise UserError("--input and --refs go together: a source file and one or more reference files")
-    run = load_run(args.run_dir, args.checkpoint, args.beam_size)
+    run = load_run(args.run_dir, args.checkpoint, args.beam_size, args.length_penalty)
     if args.input:
         sources = _read_lines(args.input)
         references = [_read_lines(path) for path in args.refs]

@@ -45,10 +45,11 @@ def load_model(path: Path, compile: bool = False):
         raise UserError(f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, delete its checkpoint to use an older one") from None
 
 
-def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int | None = None) -> Run:
+def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int | None = None,
+             length_penalty: float | None = None) -> Run:
     """Config, vocabularies and the best (else latest) checkpoint's model of a run.
 
-    Decoding follows the run's ``decode`` config; ``beam_size`` overrides its beam width.
+    Decoding follows the run's ``decode`` config; ``beam_size`` and ``length_penalty`` override it.
     """
     directory = Path(run_dir)
     if not directory.is_dir():
@@ -68,6 +69,10 @@ def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int 
         if beam_size < 1:
             raise UserError(f"--beam-size must be 1 (greedy) or more, not {beam_size}")
         config.decode.beam_size = beam_size
+    if length_penalty is not None:
+        if not length_penalty >= 0:
+            raise UserError(f"--length-penalty must be 0 or more, not {length_penalty}")
+        config.decode.length_penalty = length_penalty
     # Decoding choices: the run's config (or the command line) decides, not the checkpoint.
     model.ban_unk, model.beam_size = config.decode.ban_unk, config.decode.beam_size
     model.length_penalty = config.decode.length_penalty

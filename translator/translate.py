@@ -71,7 +71,7 @@ def run_translate(args) -> int:
     from translator.decode import translate_sentences
     from translator.rundir import load_run
 
-    run = load_run(args.run_dir, args.checkpoint, args.beam_size)
+    run = load_run(args.run_dir, args.checkpoint, args.beam_size, args.length_penalty)
     if not args.sentences and not args.input and sys.stdin.isatty():
         interactive(run, args)
         return 0
