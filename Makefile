@@ -10,7 +10,7 @@ DATA   := data/fra-eng/fra.txt
 TEXT   ?= I am cold.
 ARGS   ?=
 
-.PHONY: setup data stats train translate evaluate plot bench test clean-runs
+.PHONY: setup data stats train translate evaluate plot bench test lint format clean-runs
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,18 @@ plot: $(VENV)/.installed  ## attention heatmaps of a few validation sentences in
 	$(PY) -m translator plot --run-dir $(RUN) $(ARGS)
 
 bench: $(VENV)/.installed  ## speed benchmark -> runs/benchmark.json and .md
-	$(PY) scripts/benchmark.py $(ARGS)
+	$(PY) -m scripts.benchmark $(ARGS)
 
 test: $(VENV)/.installed  ## the test suite
 	$(PY) -m pytest -q $(ARGS)
+
+lint: $(VENV)/.installed  ## ruff: lint rules and formatting (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed  ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 clean-runs:  ## delete runs/ (checkpoints, logs, plots)
 	rm -rf runs

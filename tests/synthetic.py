@@ -3,24 +3,42 @@
 Every sentence is "<subject> <verb> <object>." with its French translation, so a model can
 learn it exactly; some sentences get a second French translation, as in the real corpus.
 """
+
 from __future__ import annotations
 
 import itertools
 
-SUBJECTS = [("I", "Je", 0), ("You", "Tu", 1), ("He", "Il", 2), ("She", "Elle", 2), ("We", "Nous", 3), ("They", "Ils", 4)]
+SUBJECTS = [
+    ("I", "Je", 0),
+    ("You", "Tu", 1),
+    ("He", "Il", 2),
+    ("She", "Elle", 2),
+    ("We", "Nous", 3),
+    ("They", "Ils", 4),
+]
 VERBS = [
     (("see", "see", "sees", "see", "see"), ("vois", "vois", "voit", "voyons", "voient")),
     (("like", "like", "likes", "like", "like"), ("aime", "aimes", "aime", "aimons", "aiment")),
     (("want", "want", "wants", "want", "want"), ("veux", "veux", "veut", "voulons", "veulent")),
     (("have", "have", "has", "have", "have"), ("ai", "as", "a", "avons", "ont")),
 ]
-OBJECTS = [("the cat", "le chat"), ("the dog", "le chien"), ("a book", "un livre"), ("the house", "la maison"),
-           ("an apple", "une pomme"), ("the car", "la voiture"), ("my sister", "ma sœur"), ("the summer", "l'été")]
+OBJECTS = [
+    ("the cat", "le chat"),
+    ("the dog", "le chien"),
+    ("a book", "un livre"),
+    ("the house", "la maison"),
+    ("an apple", "une pomme"),
+    ("the car", "la voiture"),
+    ("my sister", "ma sœur"),
+    ("the summer", "l'été"),
+]
 
 
 def synthetic_pairs() -> list[tuple[str, str]]:
     pairs = []
-    for (en_s, fr_s, person), (en_v, fr_v), (en_o, fr_o) in itertools.product(SUBJECTS, VERBS, OBJECTS):
+    for (en_s, fr_s, person), (en_v, fr_v), (en_o, fr_o) in itertools.product(
+        SUBJECTS, VERBS, OBJECTS
+    ):
         subject = "J'" if fr_s == "Je" and fr_v[person][0] in "aeiou" else fr_s + " "
         pairs.append((f"{en_s} {en_v[person]} {en_o}.", f"{subject}{fr_v[person]} {fr_o}."))
         if en_o == "the cat":

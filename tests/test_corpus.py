@@ -1,8 +1,8 @@
 import zipfile
 
 import pytest
-
 from conftest import tiny_config
+
 from translator.config import DataConfig
 from translator.corpus import load_corpus, read_pairs, split_of
 from translator.errors import UserError
@@ -10,7 +10,10 @@ from translator.errors import UserError
 
 def test_two_and_three_column_lines(tmp_path):
     path = tmp_path / "c.txt"
-    path.write_text("Go.\tVa !\nRun!\tCours !\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (x) & #2 (y)\n", encoding="utf-8")
+    path.write_text(
+        "Go.\tVa !\nRun!\tCours !\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (x) & #2 (y)\n",
+        encoding="utf-8",
+    )
     frame, report = read_pairs(path)
     assert list(frame["source"]) == ["Go.", "Run!"]
     assert list(frame["target"]) == ["Va !", "Cours !"]
@@ -19,10 +22,17 @@ def test_two_and_three_column_lines(tmp_path):
 
 def test_malformed_lines_are_skipped_and_counted_with_line_numbers(tmp_path):
     path = tmp_path / "c.txt"
-    path.write_bytes(b"Go.\tVa !\nno tab here\n\tVide\nEmpty.\t  \nBad \xff\xfe\tbytes\nRun!\tCours !\n")
+    path.write_bytes(
+        b"Go.\tVa !\nno tab here\n\tVide\nEmpty.\t  \nBad \xff\xfe\tbytes\nRun!\tCours !\n"
+    )
     frame, report = read_pairs(path)
     assert len(frame) == 2
-    assert dict(report.counts) == {"no tab": 1, "empty source": 1, "empty target": 1, "invalid UTF-8": 1}
+    assert dict(report.counts) == {
+        "no tab": 1,
+        "empty source": 1,
+        "empty target": 1,
+        "invalid UTF-8": 1,
+    }
     assert report.examples["no tab"] == [2] and report.examples["invalid UTF-8"] == [5]
     assert "no tab (line 2)" in report.summary()
 

@@ -1,4 +1,5 @@
 """`make data`: local copies and downloads from a local HTTP server on 127.0.0.1."""
+
 import hashlib
 import http.server
 import io
@@ -24,7 +25,9 @@ def make_zip(entries: dict) -> bytes:
 def server(tmp_path):
     served = tmp_path / "served"
     served.mkdir()
-    (served / "fra-eng.zip").write_bytes(make_zip({"_about.txt": "about", "fra.txt": "Go.\tVa !\n"}))
+    (served / "fra-eng.zip").write_bytes(
+        make_zip({"_about.txt": "about", "fra.txt": "Go.\tVa !\n"})
+    )
     (served / "evil.zip").write_bytes(make_zip({"fra.txt": "Go.\tVa !\n", "../evil.txt": "pwned"}))
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -75,7 +78,9 @@ def test_unreachable_url_and_missing_file(tmp_path):
 
 def test_local_file_and_zip_are_copied(tmp_path):
     (tmp_path / "src.txt").write_text("Go.\tVa !\n", encoding="utf-8")
-    target = fetch_corpus(str(tmp_path / "src.txt"), tmp_path / "data" / "fra.txt", tmp_path / "data")
+    target = fetch_corpus(
+        str(tmp_path / "src.txt"), tmp_path / "data" / "fra.txt", tmp_path / "data"
+    )
     assert target.read_text(encoding="utf-8") == "Go.\tVa !\n"
     (tmp_path / "c.zip").write_bytes(make_zip({"fra.txt": "Run!\tCours !\n"}))
     target = fetch_corpus(str(tmp_path / "c.zip"), tmp_path / "data" / "fra.txt", tmp_path / "data")

@@ -33,9 +33,16 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.words == index.words and loaded.lang == "fr"
 
 
-@pytest.mark.parametrize("content", ["{not json", json.dumps({"format": "other"}), json.dumps([1, 2]),
-                                     json.dumps({"format": "translator.LanguageIndex", "version": 99, "words": []}),
-                                     json.dumps({"format": "translator.LanguageIndex", "version": 1, "words": ["a", "b"]})])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        json.dumps({"format": "other"}),
+        json.dumps([1, 2]),
+        json.dumps({"format": "translator.LanguageIndex", "version": 99, "words": []}),
+        json.dumps({"format": "translator.LanguageIndex", "version": 1, "words": ["a", "b"]}),
+    ],
+)
 def test_corrupt_or_mismatched_file_is_one_line_error_naming_the_file(tmp_path, content):
     path = tmp_path / "vocab.json"
     path.write_text(content)

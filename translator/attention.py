@@ -1,4 +1,5 @@
 """Attention over the encoder states, with the softmax masked over padded source positions."""
+
 from __future__ import annotations
 
 import keras
@@ -50,7 +51,9 @@ class Attention(keras.layers.Layer):
         elif self.score == "general":
             self.key_kernel = self.add_weight((value_dim, query_dim), name="key_kernel")
         elif query_dim != value_dim:
-            raise ValueError(f"dot attention needs query and values of one size, got {query_dim} and {value_dim}")
+            raise ValueError(
+                f"dot attention needs query and values of one size, got {query_dim} and {value_dim}"
+            )
 
     def keys(self, values):
         """Per-batch precomputation: (batch, src_len, units or query_dim)."""
@@ -72,7 +75,9 @@ class Attention(keras.layers.Layer):
         """
         if self.score == "bahdanau":
             hidden = ops.tanh(keys + ops.expand_dims(projected_query, 1))
-            scores = ops.einsum("bsa,a->bs", hidden, self.score_vector if score_vector is None else score_vector)
+            scores = ops.einsum(
+                "bsa,a->bs", hidden, self.score_vector if score_vector is None else score_vector
+            )
         else:
             scores = ops.einsum("bsu,bu->bs", keys, projected_query)
         if mask is not None:
@@ -88,8 +93,10 @@ class Attention(keras.layers.Layer):
 
     def compute_output_spec(self, query, values, mask=None):
         batch, value_dim = query.shape[0], values.shape[-1]
-        return (keras.KerasTensor((batch, value_dim), values.dtype),
-                keras.KerasTensor((batch, values.shape[1]), values.dtype))
+        return (
+            keras.KerasTensor((batch, value_dim), values.dtype),
+            keras.KerasTensor((batch, values.shape[1]), values.dtype),
+        )
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "score": self.score}

@@ -13,6 +13,7 @@ The split is by *source sentence*: every translation of one English sentence lan
 same split, chosen by a seeded hash of the cleaned sentence, so no test source is ever
 trained on and the split does not depend on line order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,20 +52,27 @@ class SkipReport:
         if not self.counts:
             return "no line skipped"
         return "; ".join(
-            f"{n} {reason} (line {', '.join(map(str, self.examples[reason]))}{', ...' if n > EXAMPLE_LINES else ''})"
+            f"{n} {reason} (line "
+            f"{', '.join(map(str, self.examples[reason]))}{', ...' if n > EXAMPLE_LINES else ''})"
             for reason, n in sorted(self.counts.items())
         )
 
     def to_dict(self) -> dict:
-        return {"lines_read": self.lines_read, "skipped": dict(self.counts),
-                "examples": {k: list(v) for k, v in self.examples.items()}}
+        return {
+            "lines_read": self.lines_read,
+            "skipped": dict(self.counts),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
 
 
 def _zip_text(path: Path) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist()
-                       if m.filename.endswith(".txt") and not Path(m.filename).name.startswith("_")]
+            members = [
+                m
+                for m in archive.infolist()
+                if m.filename.endswith(".txt") and not Path(m.filename).name.startswith("_")
+            ]
             if not members:
                 raise UserError(f"zip file {path} holds no .txt corpus file")
             return archive.read(max(members, key=lambda m: m.file_size))
@@ -93,16 +101,24 @@ def _decode_lines(data: bytes, report: SkipReport, start: int = 1):
             report.skip("invalid UTF-8", number)
 
 
-def read_pairs(corpus: str | Path, source_lang: str = "en", target_lang: str = "fr") -> tuple[pd.DataFrame, SkipReport]:
+def read_pairs(
+    corpus: str | Path, source_lang: str = "en", target_lang: str = "fr"
+) -> tuple[pd.DataFrame, SkipReport]:
     """Raw (source, target, line) rows of a corpus, and what was skipped."""
     path = Path(corpus)
     report = SkipReport()
     rows: list[tuple[str, str, int]] = []
     src_path, tgt_path = Path(f"{corpus}.{source_lang}"), Path(f"{corpus}.{target_lang}")
     if not path.is_file() and src_path.is_file() and tgt_path.is_file():
-        src_lines, tgt_lines = _read_bytes(src_path).splitlines(), _read_bytes(tgt_path).splitlines()
+        src_lines, tgt_lines = (
+            _read_bytes(src_path).splitlines(),
+            _read_bytes(tgt_path).splitlines(),
+        )
         if len(src_lines) != len(tgt_lines):
-            raise UserError(f"parallel files {src_path} and {tgt_path} have {len(src_lines)} and {len(tgt_lines)} lines; they must match")
+            raise UserError(
+                f"parallel files {src_path} and {tgt_path} have {len(src_lines)} and "
+                f"{len(tgt_lines)} lines; they must match"
+            )
         for number, (src_raw, tgt_raw) in enumerate(zip(src_lines, tgt_lines), 1):
             report.lines_read += 1
             try:
@@ -135,7 +151,7 @@ def _add_pair(rows, report: SkipReport, source: str, target: str, number: int) -
 
 def split_of(source_key: str, seed: int, valid_fraction: float, test_fraction: float) -> str:
     """Deterministic split of one cleaned source sentence: 'train', 'valid' or 'test'."""
-    digest = hashlib.sha256(f"{seed}\t{source_key}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\t{source_key}".encode()).digest()
     position = int.from_bytes(digest[:8], "big") / 2**64
     if position < test_fraction:
         return "test"
@@ -161,34 +177,50 @@ def load_corpus(config: DataConfig, corpus: str | Path | None = None) -> Corpus:
     if frame.empty:
         raise UserError(
             f"corpus {corpus or config.corpus} has no usable sentence pairs "
-            f"({report.lines_read} lines read; {report.summary()}); expected 'source<TAB>target' lines"
+            f"({report.lines_read} lines read; {report.summary()}); expected "
+            "'source<TAB>target' lines"
         )
     frame["source_tokens"] = [tokenize(s, config.lowercase) for s in frame["source"]]
     frame["target_tokens"] = [tokenize(t, config.lowercase) for t in frame["target"]]
-    too_long = (frame["source_tokens"].map(len) > config.max_tokens) | (frame["target_tokens"].map(len) > config.max_tokens)
+    too_long = (frame["source_tokens"].map(len) > config.max_tokens) | (
+        frame["target_tokens"].map(len) > config.max_tokens
+    )
     for number in frame.loc[too_long, "line"]:
         report.skip(f"longer than {config.max_tokens} tokens", int(number))
     frame = frame[~too_long]
-    frame = frame.assign(key=frame["source_tokens"].map(" ".join), target_key=frame["target_tokens"].map(" ".join))
+    frame = frame.assign(
+        key=frame["source_tokens"].map(" ".join), target_key=frame["target_tokens"].map(" ".join)
+    )
     duplicated = frame.duplicated(["key", "target_key"])
     for number in frame.loc[duplicated, "line"]:
         report.skip("duplicate pair", int(number))
     frame = frame[~duplicated]
     if config.max_pairs:
         frame = frame.iloc[: config.max_pairs]
-    splits = {key: split_of(key, config.split_seed, config.valid_fraction, config.test_fraction)
-              for key in frame["key"].unique()}
-    frame = frame.assign(split=frame["key"].map(splits)).drop(columns=["target_key"]).reset_index(drop=True)
+    splits = {
+        key: split_of(key, config.split_seed, config.valid_fraction, config.test_fraction)
+        for key in frame["key"].unique()
+    }
+    frame = (
+        frame.assign(split=frame["key"].map(splits))
+        .drop(columns=["target_key"])
+        .reset_index(drop=True)
+    )
     if not (frame["split"] == "train").any():
-        raise UserError(f"corpus {corpus or config.corpus} left no training pairs after filtering; check data.max_tokens and the file")
+        raise UserError(
+            f"corpus {corpus or config.corpus} left no training pairs after filtering; check "
+            "data.max_tokens and the file"
+        )
     return Corpus(frame, report)
 
 
 def references_by_source(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per distinct source sentence with all its raw target sentences as references."""
     grouped = frame.groupby("key", sort=False)
-    return pd.DataFrame({
-        "source": grouped["source"].first(),
-        "source_tokens": grouped["source_tokens"].first(),
-        "references": grouped["target"].agg(list),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "source": grouped["source"].first(),
+            "source_tokens": grouped["source_tokens"].first(),
+            "references": grouped["target"].agg(list),
+        }
+    ).reset_index(drop=True)

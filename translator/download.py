@@ -4,6 +4,7 @@ Downloads show a progress bar, stop at a size limit, can check a SHA-256, and la
 a temporary file and an atomic rename, so an interrupted download leaves no half file.
 Zip extraction refuses any entry whose path would land outside the data directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,19 +35,31 @@ def download(url: str, target: Path, max_bytes: int = MAX_BYTES, sha256: str | N
             if total and total > max_bytes:
                 raise UserError(f"{url} is {total} bytes, over the {max_bytes}-byte limit")
             received = 0
-            with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=f"download {Path(url).name}") as bar:
+            with (
+                open(tmp, "wb") as out,
+                tqdm(
+                    total=total, unit="B", unit_scale=True, desc=f"download {Path(url).name}"
+                ) as bar,
+            ):
                 while chunk := response.read(CHUNK):
                     received += len(chunk)
                     if received > max_bytes:
-                        raise UserError(f"{url} sent more than the {max_bytes}-byte limit; download refused")
+                        raise UserError(
+                            f"{url} sent more than the {max_bytes}-byte limit; download refused"
+                        )
                     digest.update(chunk)
                     out.write(chunk)
                     bar.update(len(chunk))
             if sha256 and digest.hexdigest() != sha256.lower():
-                raise UserError(f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; download refused")
+                raise UserError(
+                    f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; download refused"
+                )
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
-        raise UserError(f"could not download {url}: {reason}; check the network or give CORPUS=path to a local copy") from None
+        raise UserError(
+            f"could not download {url}: {reason}; check the network or give CORPUS=path to a "
+            "local copy"
+        ) from None
     return target
 
 
@@ -65,9 +78,15 @@ def safe_extract(archive_path: Path, data_dir: Path, target: Path) -> Path:
             for member in archive.infolist():
                 landing = (root / member.filename).resolve()
                 if member.filename.startswith("/") or not landing.is_relative_to(root):
-                    raise UserError(f"zip {archive_path.name} has an entry {member.filename!r} that would land outside {target.parent}; refused")
-            members = [m for m in archive.infolist()
-                       if m.filename.endswith(".txt") and not Path(m.filename).name.startswith("_")]
+                    raise UserError(
+                        f"zip {archive_path.name} has an entry {member.filename!r} that would "
+                        f"land outside {target.parent}; refused"
+                    )
+            members = [
+                m
+                for m in archive.infolist()
+                if m.filename.endswith(".txt") and not Path(m.filename).name.startswith("_")
+            ]
             if not members:
                 raise UserError(f"zip {archive_path.name} holds no .txt corpus file")
             member = max(members, key=lambda m: m.file_size)
@@ -78,12 +97,19 @@ def safe_extract(archive_path: Path, data_dir: Path, target: Path) -> Path:
     return target
 
 
-def fetch_corpus(source: str, target: Path, data_dir: Path = Path("data"), sha256: str | None = None,
-                 max_bytes: int = MAX_BYTES) -> Path:
+def fetch_corpus(
+    source: str,
+    target: Path,
+    data_dir: Path = Path("data"),
+    sha256: str | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> Path:
     """Copy a local file, extract a local zip, or download a URL, to ``target``."""
     target = Path(target)
     if source.startswith(("http://", "https://")):
-        with tempfile.TemporaryDirectory(dir=target.parent if target.parent.exists() else None) as tmp:
+        with tempfile.TemporaryDirectory(
+            dir=target.parent if target.parent.exists() else None
+        ) as tmp:
             archive = download(source, Path(tmp) / "download.zip", max_bytes, sha256)
             if zipfile.is_zipfile(archive):
                 return safe_extract(archive, data_dir, target)
@@ -92,7 +118,10 @@ def fetch_corpus(source: str, target: Path, data_dir: Path = Path("data"), sha25
             return target
     path = Path(source)
     if not path.is_file():
-        raise UserError(f"corpus source {source} does not exist; give CORPUS=path to fra.txt or fra-eng.zip, or a URL")
+        raise UserError(
+            f"corpus source {source} does not exist; give CORPUS=path to fra.txt or "
+            "fra-eng.zip, or a URL"
+        )
     if sha256:
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
         if actual != sha256.lower():

@@ -3,6 +3,7 @@
 ``TRANSLATOR_FAILPOINT=checkpoint-write:2`` sends SIGKILL to this process the 2nd time it
 reaches ``failpoint("checkpoint-write")``. Unset (always, outside tests) it does nothing.
 """
+
 from __future__ import annotations
 
 import os

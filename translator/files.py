@@ -4,6 +4,7 @@ Write to a temporary file in the same directory, flush and fsync it, then ``os.r
 (atomic on POSIX) and fsync the directory so that the rename survives a power loss.
 A failed write (a full disk, say) removes the temporary file and leaves the old one alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,7 +53,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
         if error.errno not in WRITE_ERRORS:
             raise
-        raise UserError(f"could not write {path}: {error.strerror or error}; free some disk space and run again") from None
+        raise UserError(
+            f"could not write {path}: {error.strerror or error}; free some disk space and run again"
+        ) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -1,4 +1,5 @@
 """Loss and metrics over real target tokens only: padding (id 0) never counts."""
+
 from __future__ import annotations
 
 import keras
@@ -8,7 +9,8 @@ from translator.vocab import PAD_ID
 
 
 def _token_log_probs(y_true, logits):
-    """Log-softmax over the vocabulary, each position's target log-probability, the real-token mask."""
+    """Log-softmax over the vocabulary, each position's target log-probability, the real-token "
+    "mask."""
     log_probs = ops.log_softmax(logits, axis=-1)
     target = ops.expand_dims(ops.cast(y_true, "int32"), -1)
     target_log_prob = ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)
@@ -35,7 +37,9 @@ class MaskedCrossEntropy(keras.losses.Loss):
         log_probs, target_log_prob, real = _token_log_probs(y_true, y_pred)
         per_token = -target_log_prob
         if self.label_smoothing:
-            per_token = (1.0 - self.label_smoothing) * per_token - self.label_smoothing * ops.mean(log_probs, axis=-1)
+            per_token = (1.0 - self.label_smoothing) * per_token - self.label_smoothing * ops.mean(
+                log_probs, axis=-1
+            )
         return per_token * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
@@ -83,7 +87,10 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         real = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
-        hits = ops.cast(ops.equal(ops.cast(y_true, "int32"), ops.cast(ops.argmax(y_pred, axis=-1), "int32")), "float32")
+        hits = ops.cast(
+            ops.equal(ops.cast(y_true, "int32"), ops.cast(ops.argmax(y_pred, axis=-1), "int32")),
+            "float32",
+        )
         self.correct.assign_add(ops.sum(hits * real))
         self.total.assign_add(ops.sum(real))
 

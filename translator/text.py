@@ -27,17 +27,55 @@ apostrophes and hyphens inside words the same way in both languages:
 Detokenization (``detokenize``) undoes all of that. Spacing rule for French: a plain space
 before ``! ? : ; »`` and after ``«`` (as in "Cours !"); for English no space before them.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 
 ELIDED_PREFIXES = frozenset(
-    "l d j m n s t c ç qu jusqu lorsqu puisqu quoiqu quelqu".split()
+    [
+        "l",
+        "d",
+        "j",
+        "m",
+        "n",
+        "s",
+        "t",
+        "c",
+        "ç",
+        "qu",
+        "jusqu",
+        "lorsqu",
+        "puisqu",
+        "quoiqu",
+        "quelqu",
+    ]
 )
 ENGLISH_CLITICS = ("'s", "'m", "'re", "'ve", "'ll", "'d")
 INVERSION_PRONOUNS = frozenset(
-    "je tu il elle on nous vous ils elles ce moi toi le la les lui leur y en t".split()
+    [
+        "je",
+        "tu",
+        "il",
+        "elle",
+        "on",
+        "nous",
+        "vous",
+        "ils",
+        "elles",
+        "ce",
+        "moi",
+        "toi",
+        "le",
+        "la",
+        "les",
+        "lui",
+        "leur",
+        "y",
+        "en",
+        "t",
+    ]
 )
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
 _TOKEN_RE = re.compile(r"\d+(?:[.,:]\d+)+|\w+(?:['-]\w+)*|\S")
@@ -94,7 +132,7 @@ def _split_word(word: str) -> list[str]:
         for clitic in ENGLISH_CLITICS:
             if lowered.endswith(clitic) and len(word) > len(clitic) and word.count("'") == 1:
                 pieces.append(word[: -len(clitic)])
-                word = word[-len(clitic):]
+                word = word[-len(clitic) :]
                 break
     parts = word.split("-")
     pieces.append(parts[0])
@@ -121,17 +159,23 @@ def detokenize(tokens: list[str], lang: str = "fr") -> str:
             else:
                 glue_next = True
             open_quote = not open_quote
-        elif token in _CLOSING or (not french and token in _CLOSING_ENGLISH_ONLY):
+        elif (
+            token in _CLOSING
+            or (not french and token in _CLOSING_ENGLISH_ONLY)
+            or token == "»"
+            and not french
+            or token == "n't"
+            or token.lower() in ENGLISH_CLITICS
+            or token.startswith("-")
+            and len(token) > 1
+        ):
             glue = True
-        elif token == "»" and not french:
-            glue = True
-        elif token == "n't" or token.lower() in ENGLISH_CLITICS:
-            glue = True
-        elif token.startswith("-") and len(token) > 1:
-            glue = True
-        if token in _OPENING or (token == "«" and not french):
-            glue_next = True
-        elif len(token) > 1 and token.endswith("'"):
+        if (
+            token in _OPENING
+            or (token == "«" and not french)
+            or len(token) > 1
+            and token.endswith("'")
+        ):
             glue_next = True
         if out and not glue:
             out.append(" ")

@@ -5,6 +5,7 @@ any word not in the vocabulary, ``<start>`` = 2 and ``<end>`` = 3. Words follow 
 descending training-split frequency, ties broken alphabetically, so the same corpus always
 gives the same ids. Saved as versioned JSON, validated on load.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ class LanguageIndex:
         lang: str,
         min_count: int = 1,
         max_size: int = 0,
-    ) -> "LanguageIndex":
+    ) -> LanguageIndex:
         """Count tokens of tokenized ``sentences`` (the training split only).
 
         Words seen fewer than ``min_count`` times are left out; ``max_size`` (0 = no limit)
@@ -71,7 +72,9 @@ class LanguageIndex:
     def __contains__(self, word: str) -> bool:
         return word in self.word_to_id
 
-    def encode(self, tokens: Iterable[str], add_start: bool = False, add_end: bool = False) -> list[int]:
+    def encode(
+        self, tokens: Iterable[str], add_start: bool = False, add_end: bool = False
+    ) -> list[int]:
         """Token ids; a word outside the vocabulary becomes ``<unk>``."""
         ids = [self.word_to_id.get(token, UNK_ID) for token in tokens]
         return ([START_ID] if add_start else []) + ids + ([END_ID] if add_end else [])
@@ -99,19 +102,28 @@ class LanguageIndex:
         atomic_write_text(Path(path), self.to_json())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "LanguageIndex":
+    def load(cls, path: str | os.PathLike) -> LanguageIndex:
         """Read and validate a saved vocabulary; any problem is one ``UserError`` line."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UserError(f"vocabulary file {path} is missing; train the run again or point --run-dir at a complete run") from None
+            raise UserError(
+                f"vocabulary file {path} is missing; train the run again or point --run-dir at "
+                "a complete run"
+            ) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise UserError(f"vocabulary file {path} is corrupt ({error.__class__.__name__}); restore it or train the run again") from None
+            raise UserError(
+                f"vocabulary file {path} is corrupt ({error.__class__.__name__}); restore it "
+                "or train the run again"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"vocabulary file {path} is not a translator vocabulary")
         if data.get("version") != VERSION:
-            raise UserError(f"vocabulary file {path} has version {data.get('version')!r}; this translator reads version {VERSION}")
+            raise UserError(
+                f"vocabulary file {path} has version {data.get('version')!r}; this translator "
+                f"reads version {VERSION}"
+            )
         words = data.get("words")
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
             raise UserError(f"vocabulary file {path} has no valid word list")
