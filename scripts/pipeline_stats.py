@@ -1,33 +1,35 @@
-"""Measure the input pipeline: share of real (non-pad) target tokens per batch, batches per second.
+"""Measure the input pipeline: share of real (non-pad) target tokens per batch, batches/s.
 
-    .venv/bin/python scripts/pipeline_stats.py [--config configs/default.yaml] [--out runs/pipeline.json]
+    .venv/bin/python -m scripts.pipeline_stats [--config configs/default.yaml] \\
+        [--out runs/pipeline.json]
 
 Compares length bucketing (the config's bucket_width) with no bucketing (random batches),
 over one epoch of the training split, and writes the figures as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from translator import config as config_lib  # noqa: E402
-from translator.corpus import load_corpus  # noqa: E402
-from translator.pipeline import BatchPlan, encode_pairs  # noqa: E402
-from translator.vocab import LanguageIndex  # noqa: E402
+from translator import config as config_lib
+from translator.corpus import load_corpus
+from translator.pipeline import BatchPlan, encode_pairs
+from translator.vocab import LanguageIndex
 
 
 def measure(plan: BatchPlan) -> dict:
     started = time.perf_counter()
     batches = sum(1 for _ in plan.dataset(0))
     seconds = time.perf_counter() - started
-    return {"bucket_width": plan.bucket_width, "batches": batches,
-            "real_target_token_share": round(plan.real_token_share(0), 4),
-            "batches_per_s": round(batches / seconds, 1)}
+    return {
+        "bucket_width": plan.bucket_width,
+        "batches": batches,
+        "real_target_token_share": round(plan.real_token_share(0), 4),
+        "batches_per_s": round(batches / seconds, 1),
+    }
 
 
 def main() -> None:
@@ -42,9 +44,14 @@ def main() -> None:
     source = LanguageIndex.build(train["source_tokens"], d.source_lang, d.min_count, d.max_vocab)
     target = LanguageIndex.build(train["target_tokens"], d.target_lang, d.min_count, d.max_vocab)
     pairs = encode_pairs(train, source, target)
-    results = {"pairs": len(train), "batch_size": t.batch_size,
-               "bucketed": measure(BatchPlan(*pairs, t.batch_size, t.seed, t.bucket_width)),
-               "unbucketed": measure(BatchPlan(*pairs, t.batch_size, t.seed, 1))}
+    results = {
+        "pairs": len(train),
+        "batch_size": t.batch_size,
+        "bucketed": measure(
+            BatchPlan(*pairs, t.batch_size, seed=t.seed, bucket_width=t.bucket_width)
+        ),
+        "unbucketed": measure(BatchPlan(*pairs, t.batch_size, seed=t.seed, bucket_width=1)),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))

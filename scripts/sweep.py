@@ -1,6 +1,7 @@
-"""Compare configs at a fixed step budget: train, then greedy and beam BLEU on the whole validation split.
+"""Compare configs at a fixed step budget: train, then greedy and beam BLEU on all validation.
 
-    KERAS_BACKEND=jax python scripts/sweep.py NAME --steps 4522 --horizon 5709 [--set model.dropout=0.15 ...]
+    KERAS_BACKEND=jax python -m scripts.sweep NAME --steps 4522 --horizon 5709 \\
+        [--set model.dropout=0.15 ...]
 
 Made for tuning the CPU default on a borrowed GPU: a step count stands for a CPU time budget
 (4,522 steps of batch 128 = 52 minutes on 2 cores), and several of these processes share one
@@ -9,19 +10,17 @@ JAX compiles a handful of shapes, not one per length; padding is masked, so the 
 the trainer's. ``--horizon`` is the number of steps the learning-rate schedule spans (the
 trainer's ``epochs x batches per epoch``). Writes ``OUT/NAME.json``.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def padded(array: np.ndarray, multiple: int = 8) -> np.ndarray:
@@ -29,22 +28,26 @@ def padded(array: np.ndarray, multiple: int = 8) -> np.ndarray:
     return np.pad(array, ((0, 0), (0, width - array.shape[1])))
 
 
-def greedy_or_beam_bleu(model, sources, references, target_index, lang, beam: int, width: int = 32, batch: int = 512):
+def greedy_or_beam_bleu(
+    model, sources, references, target_index, lang, beam: int, width: int = 32, batch: int = 512
+):
     """Validation BLEU/chrF with every batch padded to one shape (one compilation)."""
+    from translator.decode import output_length
     from translator.evaluate import score
     from translator.pipeline import pad
     from translator.text import detokenize
-    from translator.vocab import END_ID, PAD_ID
+    from translator.vocab import END_ID
 
-    model.beam_size, model.predict_function = beam, None
+    options = model.decoding.replace(beam_size=beam, length_penalty=1.0)
     hypotheses = []
     for start in range(0, len(sources), batch):
         chunk = sources[start : start + batch]
         filler = [np.asarray([END_ID], np.int32)] * (batch - len(chunk))
-        tokens = np.asarray(model.predict_on_batch(pad(chunk + filler, width))["tokens"])[: len(chunk)]
+        tokens = np.asarray(model.translate(pad(chunk + filler, width), options)["tokens"])[
+            : len(chunk)
+        ]
         for row in tokens:
-            stops = np.flatnonzero((row == END_ID) | (row == PAD_ID))
-            hypotheses.append(detokenize(target_index.decode(row[: int(stops[0]) if stops.size else len(row)]), lang))
+            hypotheses.append(detokenize(target_index.decode(row[: output_length(row)]), lang))
     return score(hypotheses, references)
 
 
@@ -54,8 +57,12 @@ def main() -> None:
     parser.add_argument("--config", default="configs/default.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--steps", type=int, required=True, help="training steps to run")
-    parser.add_argument("--horizon", type=int, help="steps the learning-rate schedule spans (default: --steps)")
-    parser.add_argument("--deadline", type=float, default=0, help="stop training after this many seconds (0 = none)")
+    parser.add_argument(
+        "--horizon", type=int, help="steps the learning-rate schedule spans (default: --steps)"
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=0, help="stop training after this many seconds (0 = none)"
+    )
     parser.add_argument("--out", default="runs/sweep")
     args = parser.parse_args()
 
@@ -63,8 +70,8 @@ def main() -> None:
 
     from translator import config as config_lib
     from translator.corpus import load_corpus, references_by_source
+    from translator.model import build_model
     from translator.pipeline import BatchPlan, encode_pairs, pad
-    from translator.train import build_model
     from translator.vocab import LanguageIndex
 
     began = time.time()
@@ -73,13 +80,28 @@ def main() -> None:
     keras.utils.set_random_seed(t.seed)
     corpus = load_corpus(d)
     train = corpus.split("train")
-    source_index = LanguageIndex.build(train["source_tokens"], d.source_lang, d.min_count, d.max_vocab)
-    target_index = LanguageIndex.build(train["target_tokens"], d.target_lang, d.min_count, d.max_vocab)
-    plan = BatchPlan(*encode_pairs(train, source_index, target_index), t.batch_size, t.seed, t.bucket_width)
+    source_index = LanguageIndex.build(
+        train["source_tokens"], d.source_lang, d.min_count, d.max_vocab
+    )
+    target_index = LanguageIndex.build(
+        train["target_tokens"], d.target_lang, d.min_count, d.max_vocab
+    )
+    plan = BatchPlan(
+        *encode_pairs(train, source_index, target_index),
+        t.batch_size,
+        seed=t.seed,
+        bucket_width=t.bucket_width,
+    )
     config.train.epochs = 1  # build_model's schedule spans epochs x steps_per_epoch = the horizon
     model = build_model(config, len(source_index), len(target_index), args.horizon or args.steps)
-    result = {"name": args.name, "backend": keras.backend.backend(), "overrides": args.set, "steps": args.steps,
-              "horizon": args.horizon or args.steps, "vocab": [len(source_index), len(target_index)]}
+    result = {
+        "name": args.name,
+        "backend": keras.backend.backend(),
+        "overrides": args.set,
+        "steps": args.steps,
+        "horizon": args.horizon or args.steps,
+        "vocab": [len(source_index), len(target_index)],
+    }
 
     step, epoch, losses, started = 0, 0, [], time.time()
     out_of_time = lambda: args.deadline and time.time() - began >= args.deadline  # noqa: E731
@@ -89,20 +111,37 @@ def main() -> None:
                 break
             source = padded(pad([plan.sources[i] for i in indices]))
             target = pad([plan.targets[i] for i in indices])
-            logs = model.train_on_batch((source, padded(target[:, :-1])), padded(target[:, 1:]), return_dict=True)
+            logs = model.train_on_batch(
+                (source, padded(target[:, :-1])), padded(target[:, 1:]), return_dict=True
+            )
             losses.append(float(logs["loss"]))
             step += 1
             if step % 250 == 0:
-                print(f"{args.name} step {step} loss {np.mean(losses[-250:]):.3f} "
-                      f"{(time.time() - started) / step * 1000:.1f} ms/step", flush=True)
+                print(
+                    f"{args.name} step {step} loss {np.mean(losses[-250:]):.3f} "
+                    f"{(time.time() - started) / step * 1000:.1f} ms/step",
+                    flush=True,
+                )
         epoch += 1
-    result.update(steps_done=step, train_s=round(time.time() - started, 1), final_loss=round(float(np.mean(losses[-250:])), 4))
+    result.update(
+        steps_done=step,
+        train_s=round(time.time() - started, 1),
+        final_loss=round(float(np.mean(losses[-250:])), 4),
+    )
 
     refs = references_by_source(corpus.split("valid"))
-    sources = [np.asarray(source_index.encode(tokens, add_end=True)[:32], np.int32) for tokens in refs["source_tokens"]]
+    sources = [
+        np.asarray(source_index.encode(tokens, add_end=True)[:32], np.int32)
+        for tokens in refs["source_tokens"]
+    ]
     for beam in (1, 5):
-        report = greedy_or_beam_bleu(model, sources, list(refs["references"]), target_index, d.target_lang, beam)
-        result[f"valid_bleu_beam{beam}"], result[f"valid_chrf_beam{beam}"] = report["bleu"], report["chrf"]
+        report = greedy_or_beam_bleu(
+            model, sources, list(refs["references"]), target_index, d.target_lang, beam
+        )
+        result[f"valid_bleu_beam{beam}"], result[f"valid_chrf_beam{beam}"] = (
+            report["bleu"],
+            report["chrf"],
+        )
         print(f"{args.name} beam {beam}: BLEU {report['bleu']} chrF {report['chrf']}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     Path(args.out, f"{args.name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")

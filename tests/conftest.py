@@ -1,16 +1,14 @@
 """Shared fixtures: a synthetic corpus, tiny configs, and one small trained run."""
+
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
+import pytest
+from synthetic import write_corpus
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).parent))
-
-import pytest  # noqa: E402
-
-from synthetic import write_corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -30,12 +28,20 @@ def corpus_path(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_path):
     """A run trained until it reproduces its training pairs (about 20 s on 2 cores)."""
-    from translator.train import train
+    from translator.trainer import train
 
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
-    config = tiny_config(corpus_path, "model.embedding_dim=32", "model.units=64", "train.epochs=14",
-                         "train.learning_rate=0.01", "train.bleu_every_epochs=7",
-                         "train.checkpoint_every_steps=1000", "train.early_stopping_patience=0",
-                         "data.valid_fraction=0.05", "data.test_fraction=0.05")
-    state = train(config, run_dir, show_progress=False, log=lambda *_: None)
-    return run_dir, state
+    config = tiny_config(
+        corpus_path,
+        "model.embedding_dim=32",
+        "model.units=64",
+        "train.epochs=14",
+        "train.learning_rate=0.01",
+        "train.bleu_every_epochs=7",
+        "train.checkpoint_every_steps=1000",
+        "train.early_stopping_patience=0",
+        "data.valid_fraction=0.05",
+        "data.test_fraction=0.05",
+    )
+    result = train(config, run_dir, show_progress=False, log=lambda *_: None)
+    return run_dir, result.state

@@ -3,6 +3,7 @@
 The suite runs on TensorFlow; this test loads a run trained there in a JAX subprocess (the
 backend is fixed per process) and compares what both backends compute from the same file.
 """
+
 import json
 import os
 import subprocess
@@ -11,7 +12,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 pytest.importorskip("jax", reason="jax is pinned in requirements.txt; reinstall them")
@@ -27,8 +27,7 @@ JAX_SCRIPT = textwrap.dedent("""
     run = rundir.load_run(run_dir)
     result = {"logits": np.asarray(run.model((data["source"], data["target_in"])))}
     for beam in (1, 3):
-        run.model.beam_size, run.model.predict_function = beam, None
-        decoded = run.model.predict_on_batch(data["source"])
+        decoded = run.model.translate(data["source"], run.options.replace(beam_size=beam))
         result[f"tokens_{beam}"] = np.asarray(decoded["tokens"])
         result[f"attention_{beam}"] = np.asarray(decoded["attention"])
     model = rundir.load_model(run.checkpoint / "model.keras", compile=True)
@@ -55,14 +54,26 @@ def test_a_run_trained_on_tensorflow_gives_the_same_outputs_on_jax(trained_run, 
     np.savez(tmp_path / "inputs.npz", source=source, target_in=target_in, target_out=target_out)
     expected = {"logits": np.asarray(run.model((source, target_in)))}
     for beam in (1, 3):
-        run.model.beam_size, run.model.predict_function = beam, None
-        decoded = run.model.predict_on_batch(source)
+        decoded = run.model.translate(source, run.options.replace(beam_size=beam))
         expected[f"tokens_{beam}"] = np.asarray(decoded["tokens"])
         expected[f"attention_{beam}"] = np.asarray(decoded["attention"])
 
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(run_dir), str(tmp_path / "inputs.npz"),
-                           str(tmp_path / "jax.npz")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            JAX_SCRIPT,
+            str(run_dir),
+            str(tmp_path / "inputs.npz"),
+            str(tmp_path / "jax.npz"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     losses = json.loads(done.stdout.strip().splitlines()[-1])
     got = np.load(tmp_path / "jax.npz")
@@ -70,7 +81,9 @@ def test_a_run_trained_on_tensorflow_gives_the_same_outputs_on_jax(trained_run, 
     np.testing.assert_allclose(got["logits"], expected["logits"], atol=2e-4, rtol=1e-4)
     for beam in (1, 3):
         np.testing.assert_array_equal(got[f"tokens_{beam}"], expected[f"tokens_{beam}"])
-        np.testing.assert_allclose(got[f"attention_{beam}"], expected[f"attention_{beam}"], atol=1e-4)
+        np.testing.assert_allclose(
+            got[f"attention_{beam}"], expected[f"attention_{beam}"], atol=1e-4
+        )
     assert (expected["tokens_1"] > 3).any(), "the trained model should emit real words"
     # Training resumes on JAX from the TensorFlow optimizer state and lowers the loss.
     assert losses["after"] < 0.9 * losses["before"], losses

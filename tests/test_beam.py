@@ -1,42 +1,47 @@
-"""Beam search: width 1 is greedy, a wide enough beam is exact search, outputs are well formed."""
+"""Search: width 1 is greedy, a wide enough beam is exact search, outputs are well formed.
+
+The first tests drive ``search`` with a fake step function (a fixed table of next-word
+scores, no model at all); the last ones decode with a real ``Translator``.
+"""
+
 import itertools
 import math
 
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
-from translator.beam import beam_search
 from translator.model import Translator
+from translator.search import DecodeOptions, beam_search, greedy_search, never_predicted
 from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
-
-def make_model(target_vocab=40, **kwargs):
-    keras.utils.set_random_seed(7)
-    model = Translator(30, target_vocab, embedding_dim=16, units=32, dropout=0.0, **kwargs)
-    model.build(None)
-    return model
+VOCAB = 7  # ids 0-3 reserved, words 4, 5, 6
 
 
-SOURCE = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]], np.int32)
+def table_step(table):
+    """A fake ``next_fn``: the logits depend on the previous token and the sentence (row) only."""
+    table = np.asarray(
+        table, "float32"
+    )  # (sentences, vocab, vocab): row b, previous token -> logits
+
+    def next_fn(token, state):
+        rows = ops.cast(state[:, 0], "int32")  # the state just carries each row's sentence id
+        logits = ops.take(ops.reshape(table, (-1, VOCAB)), rows * VOCAB + token, axis=0)
+        return logits, state, ops.zeros((ops.shape(token)[0], 2))
+
+    return next_fn
 
 
-def search(model, beam_size, length_penalty, max_lengths, steps):
-    values, final, mask = model.encoder(SOURCE)
-    tokens = beam_search(model.decoder, model.bridge(final), values, mask, np.asarray(max_lengths, np.int32), steps,
-                         beam_size, length_penalty, model.decoder.never_predicted(True))
-    return np.asarray(tokens)
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def test_width_one_is_greedy():
-    greedy = make_model()
-    beam = make_model(beam_size=1)
-    beam.set_weights(greedy.get_weights())
-    values, final, mask = greedy.encoder(SOURCE)
-    lengths = np.array([13, 9, 7], np.int32)
-    expected, _ = greedy.decoder.greedy(greedy.bridge(final), values, mask, lengths, 13)
-    for found, wanted in zip(search(greedy, 1, 1.0, lengths, 13), np.asarray(expected)):
-        assert words(found) == words(wanted)  # greedy stops at its limit; the beam adds <end> there
+def sequence_score(table, row, tokens, offsets):
+    """Sum of the table's log-probabilities of ``tokens`` (ending in <end>)."""
+    previous = [START_ID] + tokens[:-1]
+    return sum(log_softmax(table[row, p] + offsets)[t] for p, t in zip(previous, tokens))
 
 
 def words(row):
@@ -45,36 +50,104 @@ def words(row):
     return list(row[: stops[0]] if stops.size else row)
 
 
-def sequence_log_prob(model, row, tokens):
-    """Sum of the model's log-probabilities of ``tokens`` (ending in <end>) for source ``row``."""
-    target_in = np.array([[START_ID] + tokens[:-1]], np.int32)
-    logits, _ = model.forward((SOURCE[row : row + 1], target_in))
-    logits = np.asarray(logits)[0] + model.decoder.never_predicted(True)
-    log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
-    return float(sum(log_probs[i, t] for i, t in enumerate(tokens)))
+TABLE = np.random.default_rng(5).normal(0, 2.0, (3, VOCAB, VOCAB))
+OFFSETS = never_predicted(VOCAB, ban_unk=True)
 
 
-@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE):
+    k = beam_size
+    sentences = np.arange(len(table), dtype="float32")[:, None]
+    next_fn = table_step(table)
+    state = np.repeat(sentences, 1, axis=0)  # beam_search repeats it k times itself
+    tokens = beam_search(
+        next_fn,
+        state,
+        np.asarray(max_lengths, np.int32),
+        steps,
+        beam_size=k,
+        length_penalty=length_penalty,
+        offsets=OFFSETS,
+    )
+    return np.asarray(tokens)
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 0.6, 1.0])
 def test_a_beam_as_wide_as_all_outputs_finds_the_best_one(length_penalty):
-    """3 real words, at most 2 before <end>: 1 + 3 + 9 outputs; a beam of 13 keeps them all."""
-    model = make_model(target_vocab=7)
-    words = [4, 5, 6]
-    found = search(model, 13, length_penalty, [2, 2, 2], 3)
+    """3 words, at most 2 before <end>: 1 + 3 + 9 outputs; a beam of 13 keeps them all."""
+    found = run_beam(13, length_penalty, [2, 2, 2], 3)
+    outputs = [[END_ID]] + [[w, END_ID] for w in (4, 5, 6)]
+    outputs += [[a, b, END_ID] for a, b in itertools.product((4, 5, 6), repeat=2)]
     for row in range(3):
-        outputs = [[END_ID]] + [[w, END_ID] for w in words] + [[a, b, END_ID] for a, b in itertools.product(words, words)]
-        scores = [sequence_log_prob(model, row, out) / len(out) ** length_penalty for out in outputs]
+        scores = [
+            sequence_score(TABLE, row, out, OFFSETS) / len(out) ** length_penalty for out in outputs
+        ]
         best = outputs[int(np.argmax(scores))]
-        assert list(found[row][: len(best)]) == best and (found[row][len(best):] == PAD_ID).all()
+        assert list(found[row][: len(best)]) == best and (found[row][len(best) :] == PAD_ID).all()
 
 
-def test_outputs_are_well_formed_and_within_their_length_limit():
-    model = make_model(beam_size=4, max_length_ratio=1.5, max_length_offset=2)
-    out = model.predict_on_batch(SOURCE)
+def test_width_one_beam_is_greedy_search():
+    sentences = np.arange(3, dtype="float32")[:, None]
+    limits = np.array([6, 4, 2], np.int32)
+    greedy, _ = greedy_search(table_step(TABLE), sentences, limits, 7, OFFSETS, source_length=2)
+    beam = run_beam(1, 1.0, limits, 7)
+    for found, wanted in zip(beam, np.asarray(greedy)):
+        assert words(found) == words(wanted)  # greedy stops at its limit; the beam adds <end> there
+
+
+def test_banned_and_reserved_tokens_never_come_out_and_limits_hold():
+    table = np.zeros((2, VOCAB, VOCAB))
+    table[:, :, UNK_ID] = 50.0  # <unk> would win every step
+    table[:, :, START_ID] = 40.0
+    tokens = run_beam(3, 1.0, [3, 1], 5, table=table)
+    for row, limit in zip(tokens, (3, 1)):
+        assert not np.isin(row, [UNK_ID, START_ID]).any()
+        assert len(words(row)) <= limit
+
+
+def make_model(target_vocab=40):
+    keras.utils.set_random_seed(7)
+    model = Translator(
+        source_vocab_size=30, target_vocab_size=target_vocab, embedding_dim=16, units=32
+    )
+    model.build(None)
+    return model
+
+
+SOURCE = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]], np.int32)
+
+
+def test_the_model_decodes_the_same_with_a_width_one_beam_and_greedily():
+    model = make_model()
+    values, final, mask = model.encoder(SOURCE)
+    state, limits = model.bridge(final), np.array([13, 9, 7], np.int32)
+    offsets = never_predicted(40)
+    greedy, _ = greedy_search(
+        model.decoder.step_function(values, mask), state, limits, 13, offsets, 4
+    )
+    beam = beam_search(
+        model.decoder.step_function(values, mask, repeat=1),
+        state,
+        limits,
+        13,
+        beam_size=1,
+        length_penalty=1.0,
+        offsets=offsets,
+    )
+    for found, wanted in zip(np.asarray(beam), np.asarray(greedy)):
+        assert words(found) == words(wanted)
+    translated = model.translate(SOURCE, DecodeOptions(beam_size=1))["tokens"]
+    np.testing.assert_array_equal(np.asarray(translated)[:, :13], np.asarray(greedy))
+
+
+def test_model_outputs_are_well_formed_and_within_their_length_limit():
+    model = make_model()
+    options = DecodeOptions(beam_size=4, max_length_ratio=1.5, max_length_offset=2)
+    out = model.translate(SOURCE, options)
     tokens, attention = np.asarray(out["tokens"]), np.asarray(out["attention"])
     steps = math.ceil(4 * 1.5) + 2
     assert tokens.shape == (3, steps) and attention.shape == (3, steps, 4)
     for row, source_length in zip(tokens, (SOURCE != 0).sum(1)):
-        length = int(np.flatnonzero((row == END_ID) | (row == PAD_ID))[0]) if ((row == END_ID) | (row == PAD_ID)).any() else len(row)
+        length = len(words(row))
         assert length <= math.ceil(source_length * 1.5) + 2
         assert not np.isin(row[:length], [PAD_ID, START_ID, UNK_ID]).any()
         assert (row[length + 1 :] == PAD_ID).all()

@@ -4,27 +4,59 @@ from translator import config
 from translator.errors import UserError
 
 
-def test_default_config_file_matches_the_dataclass_keys():
-    loaded = config.load("configs/default.yaml")
-    assert loaded.model.attention == "bahdanau"
-    assert config.load("configs/tiny.yaml").model.units < loaded.model.units
+def test_default_yaml_lists_every_default_of_the_dataclasses_and_nothing_else():
+    raw = config.read_yaml("configs/default.yaml")
+    assert raw == config.Config().to_dict()  # every section, key and value
+
+
+def test_other_configs_list_only_overrides_of_the_defaults():
+    defaults = config.Config().to_dict()
+    for path in ("configs/tiny.yaml",):
+        raw = config.read_yaml(path)
+        for section, values in raw.items():
+            for key, value in values.items():
+                assert key in defaults[section], (path, section, key)
+                assert value != defaults[section][key], (
+                    f"{path}: {section}.{key} repeats the default"
+                )
+    tiny = config.load("configs/tiny.yaml")
+    assert tiny.model.units < config.Config().model.units
+    assert tiny.decode.beam_size == config.Config().decode.beam_size  # not listed: the default
+
+
+def test_devices_take_auto_or_a_count():
+    assert config.load(None, ["train.devices=2"]).train.devices == 2
+    assert config.load(None, ["train.devices=auto"]).train.devices == "auto"
+    for bad in ("0", "two", "true"):
+        with pytest.raises(UserError, match="train.devices must be auto or a whole number"):
+            config.load(None, [f"train.devices={bad}"])
 
 
 def test_overrides_parse_yaml_values():
-    loaded = config.load("configs/tiny.yaml", ["train.epochs=7", "model.bidirectional=false", "train.learning_rate=1e-3"])
-    assert loaded.train.epochs == 7 and loaded.model.bidirectional is False and loaded.train.learning_rate == 0.001
+    loaded = config.load(
+        "configs/tiny.yaml",
+        ["train.epochs=7", "model.bidirectional=false", "train.learning_rate=1e-3"],
+    )
+    assert (
+        loaded.train.epochs == 7
+        and loaded.model.bidirectional is False
+        and loaded.train.learning_rate == 0.001
+    )
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.epochz=3", "unknown config key train.epochz"),
-    ("trian.epochs=3", "unknown config section"),
-    ("train.epochs=three", "must be a whole number"),
-    ("model.units=-5", "must be greater than 0"),
-    ("model.attention=luong", "must be one of"),
-    ("model.dropout=1.5", "model.dropout"),
-    ("train.label_smoothing=1.0", "train.label_smoothing"),
-    ("train.epochs", "section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epochz=3", "unknown config key train.epochz"),
+        ("trian.epochs=3", "unknown config section"),
+        ("train.epochs=three", "must be a whole number"),
+        ("model.units=-5", "must be greater than 0"),
+        ("model.attention=luong", "must be one of"),
+        ("model.dropout=1.5", "model.dropout"),
+        ("train.label_smoothing=1.0", "train.label_smoothing"),
+        ("train.epochs", "section.key=value"),
+    ],
+)
 def test_mistakes_are_refused_with_one_line_naming_the_key(override, message):
     with pytest.raises(UserError, match=message) as error:
         config.load("configs/tiny.yaml", [override])

@@ -1,14 +1,15 @@
 """Decoding, translate / evaluate / plot on a small trained run."""
+
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from translator.corpus import load_corpus, references_by_source
-from translator.decode import translate_sentences, translate_tokens
+from translator.decode import translate_run, translate_sentences
 from translator.plotting import heatmap, heatmap_grid
 from translator.rundir import load_run
 
@@ -19,19 +20,30 @@ def run(trained_run):
 
 
 def cli(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "translator", *args], input=stdin.encode(), capture_output=True,
-                          cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "translator", *args],
+        input=stdin.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_overfit_model_decodes_its_training_targets_exactly(run):
     refs = references_by_source(load_corpus(run.config.data).split("train"))
-    results = translate_tokens(run.model, run.source_index, run.target_index, list(refs["source_tokens"]))
-    wrong = [(s, r.text) for s, r, references in zip(refs["source"], results, refs["references"]) if r.text not in references]
+    results = translate_run(run, list(refs["source_tokens"]))
+    wrong = [
+        (s, r.text)
+        for s, r, references in zip(refs["source"], results, refs["references"])
+        if r.text not in references
+    ]
     assert not wrong, wrong[:5]
 
 
 def test_attention_matrix_is_target_by_source_and_rows_sum_to_one(run):
-    results = translate_sentences(run, ["I see the cat.", "They have a book.", "We want the summer."])
+    results = translate_sentences(
+        run, ["I see the cat.", "They have a book.", "We want the summer."]
+    )
     for result in results:
         assert result.attention.shape == (len(result.target_tokens), len(result.source_tokens))
         np.testing.assert_allclose(result.attention.sum(1), 1.0, atol=1e-4)
@@ -62,13 +74,22 @@ def test_overlong_input_warns_and_keeps_the_start(run):
 
 def test_translate_cli_json_empty_lines_and_order(trained_run, tmp_path):
     run_dir = trained_run[0]
-    done = cli("translate", "--run-dir", str(run_dir), "--json", stdin="I see the cat.\n\nWe like the dog.\n")
+    done = cli(
+        "translate",
+        "--run-dir",
+        str(run_dir),
+        "--json",
+        stdin="I see the cat.\n\nWe like the dog.\n",
+    )
     assert done.returncode == 0, done.stderr.decode()
     objects = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert [o["source"] for o in objects] == ["I see the cat.", "", "We like the dog."]
     assert objects[1]["translation"] == "" and objects[1]["attention"] == []
     first = objects[0]
-    assert np.asarray(first["attention"]).shape == (len(first["target_tokens"]), len(first["source_tokens"]))
+    assert np.asarray(first["attention"]).shape == (
+        len(first["target_tokens"]),
+        len(first["source_tokens"]),
+    )
     plain = cli("translate", "--run-dir", str(run_dir), "I see the cat.", "", "We like the dog.")
     assert plain.stdout.decode().splitlines() == [o["translation"] for o in objects]
 
@@ -76,11 +97,21 @@ def test_translate_cli_json_empty_lines_and_order(trained_run, tmp_path):
 def test_translate_cli_plots_and_input_file(trained_run, tmp_path):
     run_dir = trained_run[0]
     (tmp_path / "in.txt").write_bytes(b"I see the cat.\nBad \xff line.\nShe has a book.\n")
-    done = cli("translate", "--run-dir", str(run_dir), "--input", str(tmp_path / "in.txt"), "--plot", str(tmp_path / "plots"))
+    done = cli(
+        "translate",
+        "--run-dir",
+        str(run_dir),
+        "--input",
+        str(tmp_path / "in.txt"),
+        "--plot",
+        str(tmp_path / "plots"),
+    )
     assert done.returncode == 0, done.stderr.decode()
     assert len(done.stdout.decode().splitlines()) == 3
     assert "line 2 is not valid UTF-8" in done.stderr.decode()
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [f"attention-000{i}.png" for i in (1, 2, 3)]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        f"attention-000{i}.png" for i in (1, 2, 3)
+    ]
 
 
 def test_evaluate_and_plot_commands(trained_run, tmp_path):
@@ -120,11 +151,20 @@ def test_decoding_options_override_the_run_config(trained_run):
     from translator.errors import UserError
 
     run = load_run(trained_run[0], beam_size=3, length_penalty=0.0)
-    assert (run.model.beam_size, run.model.length_penalty) == (3, 0.0)
-    assert run.config.decode.length_penalty == 0.0
+    assert (run.options.beam_size, run.options.length_penalty) == (3, 0.0)
     default = load_run(trained_run[0])
-    assert default.model.length_penalty == default.config.decode.length_penalty
+    assert default.options.length_penalty == default.config.decode.length_penalty
+    assert default.options.beam_size == default.config.decode.beam_size
     with pytest.raises(UserError, match="--length-penalty must be 0 or more"):
         load_run(trained_run[0], length_penalty=-0.5)
-    done = cli("translate", "--run-dir", str(trained_run[0]), "--length-penalty", "0", "--beam-size", "2", "I see the cat.")
+    done = cli(
+        "translate",
+        "--run-dir",
+        str(trained_run[0]),
+        "--length-penalty",
+        "0",
+        "--beam-size",
+        "2",
+        "I see the cat.",
+    )
     assert done.returncode == 0 and done.stdout.decode().strip(), done.stderr.decode()[-1000:]

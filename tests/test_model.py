@@ -1,4 +1,5 @@
 """Model behaviour: shapes, masks, padding invariance, sanity of the loss, save/load."""
+
 import math
 
 import keras
@@ -9,6 +10,7 @@ from keras import ops
 from translator.attention import Attention
 from translator.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
 from translator.model import Translator
+from translator.search import DecodeOptions
 
 SRC_VOCAB, TGT_VOCAB = 30, 40
 
@@ -16,7 +18,7 @@ SRC_VOCAB, TGT_VOCAB = 30, 40
 def make_model(**kwargs):
     keras.utils.set_random_seed(1)
     options = dict(embedding_dim=16, units=32, dropout=0.0) | kwargs
-    model = Translator(SRC_VOCAB, TGT_VOCAB, **options)
+    model = Translator(source_vocab_size=SRC_VOCAB, target_vocab_size=TGT_VOCAB, **options)
     model.build(None)
     return model
 
@@ -56,7 +58,9 @@ def test_attention_layer_alone():
     context, weights = layer(np.ones((2, 4), "float32"), values, mask=mask)
     assert context.shape == (2, 6) and weights.shape == (2, 5)
     np.testing.assert_allclose(np.asarray(weights)[0, 3:], 0.0)
-    np.testing.assert_allclose(np.asarray(context), np.einsum("bs,bsh->bh", np.asarray(weights), values), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(context), np.einsum("bs,bsh->bh", np.asarray(weights), values), atol=1e-5
+    )
 
 
 def test_extra_padding_changes_neither_loss_nor_outputs():
@@ -68,7 +72,9 @@ def test_extra_padding_changes_neither_loss_nor_outputs():
     real = target_out != 0
     np.testing.assert_allclose(logits_wide[:, :4][real], logits[real], atol=1e-5)
     loss = masked_loss()
-    np.testing.assert_allclose(float(loss(wide(target_out, 2), logits_wide)), float(loss(target_out, logits)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(loss(wide(target_out, 2), logits_wide)), float(loss(target_out, logits)), rtol=1e-5
+    )
 
 
 def test_masked_loss_is_the_mean_over_real_tokens():
@@ -105,7 +111,9 @@ def test_overfits_sixteen_pairs():
         target_in[i, : n + 1] = np.r_[2, translation]
         target_out[i, : n + 1] = np.r_[translation, 3]
     model = make_model(embedding_dim=32, units=64)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=masked_loss(), metrics=[MaskedAccuracy()])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss=masked_loss(), metrics=[MaskedAccuracy()]
+    )
     for _ in range(200):
         logs = model.train_on_batch((source, target_in), target_out, return_dict=True)
         if logs["loss"] < 0.02:
@@ -120,9 +128,13 @@ def test_label_smoothing_matches_the_formula_and_skips_padding():
     real = target_out != 0
     nll = -np.take_along_axis(log_probs, target_out[..., None], -1)[..., 0]
     smoothed = 0.9 * nll - 0.1 * log_probs.mean(-1)
-    assert float(masked_loss(0.1)(target_out, logits)) == pytest.approx(smoothed[real].mean(), rel=1e-5)
+    assert float(masked_loss(0.1)(target_out, logits)) == pytest.approx(
+        smoothed[real].mean(), rel=1e-5
+    )
     assert float(masked_loss(0.0)(target_out, logits)) == pytest.approx(nll[real].mean(), rel=1e-5)
-    metric = TokenCrossEntropy()  # perplexity's source: plain cross-entropy even when the loss is smoothed
+    metric = (
+        TokenCrossEntropy()
+    )  # perplexity's source: plain cross-entropy even when the loss is smoothed
     metric.update_state(target_out, logits)
     assert float(metric.result()) == pytest.approx(nll[real].mean(), rel=1e-5)
 
@@ -132,12 +144,16 @@ def test_tied_output_layer_is_the_target_embedding():
     decoder = model.decoder
     assert decoder.logits is None
     untied = make_model()
-    assert model.count_params() == untied.count_params() - 16 * TGT_VOCAB  # the output kernel is gone
+    assert (
+        model.count_params() == untied.count_params() - 16 * TGT_VOCAB
+    )  # the output kernel is gone
     hidden = np.random.default_rng(4).normal(size=(2, 16)).astype("float32")
     features = np.zeros((2, 32 + 32 + 16), "float32")
     decoder.hidden.kernel.assign(np.zeros_like(decoder.hidden.kernel))
     decoder.hidden.bias.assign(np.arctanh(np.clip(hidden[0], -0.9, 0.9)))
-    logits = np.asarray(decoder._output(features[:, :32], features[:, 32:64], features[:, 64:], training=False))
+    logits = np.asarray(
+        decoder._output(features[:, :32], features[:, 32:64], features[:, 64:], training=False)
+    )
     expected = np.tanh(np.asarray(decoder.hidden.bias)) @ np.asarray(decoder.embedding.embeddings).T
     np.testing.assert_allclose(logits[0], expected, atol=1e-5)
 
@@ -146,11 +162,13 @@ def test_greedy_decoding_never_emits_unk_unless_allowed():
     model = make_model()
     source, _, _ = batch()
     bias = model.decoder.logits.bias
-    bias.assign(np.asarray(bias) + np.eye(TGT_VOCAB, dtype="float32")[1] * 100.0)  # <unk> wins every step
-    assert not (np.asarray(model.predict_on_batch(source)["tokens"]) == 1).any()
-    allowing = make_model(ban_unk=False)
-    allowing.set_weights(model.get_weights())
-    assert (np.asarray(allowing.predict_on_batch(source)["tokens"]) == 1).any()
+    bias.assign(
+        np.asarray(bias) + np.eye(TGT_VOCAB, dtype="float32")[1] * 100.0
+    )  # <unk> wins every step
+    greedy = DecodeOptions(beam_size=1)
+    assert not (np.asarray(model.translate(source, greedy)["tokens"]) == 1).any()
+    assert (np.asarray(model.translate(source, greedy.replace(ban_unk=False))["tokens"]) == 1).any()
+    assert not (np.asarray(model.translate(source, greedy)["tokens"]) == 1).any()  # switched back
 
 
 @pytest.mark.parametrize("tie", [False, True])
@@ -159,9 +177,13 @@ def test_save_and_load_give_identical_outputs(tmp_path, tie):
     source, target_in, _ = batch()
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded((source, target_in))), np.asarray(model((source, target_in))))
-    np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(source)["tokens"]),
-                                  np.asarray(model.predict_on_batch(source)["tokens"]))
+    np.testing.assert_array_equal(
+        np.asarray(loaded((source, target_in))), np.asarray(model((source, target_in)))
+    )
+    np.testing.assert_array_equal(
+        np.asarray(loaded.translate(source)["tokens"]),
+        np.asarray(model.translate(source)["tokens"]),
+    )
     assert loaded.get_config() == model.get_config()
 
 
@@ -181,8 +203,13 @@ def test_decoder_carries_its_recurrent_state():
     state = np.zeros((1, 32), "float32")
     logits_a, _ = model.decoder(target_in, state, values, mask)
     # Same first step, then a different state after step 1: feed step 2 from another state.
-    step1_state_a = model.decoder._step(ops.convert_to_tensor(state), model.decoder._project(model.decoder.embedding(target_in[:, 0])),
-                                        model.decoder.attention.keys(values), values, mask, model.decoder._loop_weights())[0]
+    next_fn = model.decoder.step_function(
+        ops.convert_to_tensor(values), ops.convert_to_tensor(mask)
+    )
+    step1_logits, step1_state_a, _ = next_fn(
+        ops.convert_to_tensor(target_in[:, 0]), ops.convert_to_tensor(state)
+    )
+    np.testing.assert_allclose(np.asarray(step1_logits), np.asarray(logits_a)[:, 0], atol=1e-5)
     logits_b, _ = model.decoder(target_in[:, 1:], np.asarray(step1_state_a) + 0.5, values, mask)
     logits_c, _ = model.decoder(target_in[:, 1:], np.asarray(step1_state_a), values, mask)
     np.testing.assert_allclose(np.asarray(logits_c)[:, 0], np.asarray(logits_a)[:, 1], atol=1e-5)
@@ -192,7 +219,7 @@ def test_decoder_carries_its_recurrent_state():
 def test_greedy_decoding_shapes_and_stop():
     model = make_model()
     source, _, _ = batch()
-    out = model.predict_on_batch(source)
+    out = model.translate(source, DecodeOptions(beam_size=1))
     tokens, attention = np.asarray(out["tokens"]), np.asarray(out["attention"])
     steps = math.ceil(4 * 2.0) + 5
     assert tokens.shape == (3, steps) and attention.shape == (3, steps, 4)
@@ -200,3 +227,11 @@ def test_greedy_decoding_shapes_and_stop():
     for row, n in zip(tokens, source_lengths):
         assert ((row != 0).sum()) <= math.ceil(n * 2.0) + 5
         assert not np.isin(row, [2]).any()
+
+
+def test_models_saved_before_decode_options_existed_still_load():
+    model = make_model()
+    config = model.get_config()
+    flat = {k: v for k, v in config.items() if k != "decoding"} | {"beam_size": 3, "ban_unk": False}
+    old = Translator.from_config(flat)
+    assert old.decoding == DecodeOptions(beam_size=3, ban_unk=False)

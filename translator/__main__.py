@@ -1,11 +1,15 @@
-"""Command line: ``python -m translator {data,stats,train,translate,evaluate,plot} ...``.
+"""Command line: ``python -m translator COMMAND ...`` (``--help`` lists the commands).
 
-Each command parses its arguments and calls one function; problems the user can fix are
-printed as one ``error:`` line (exit 2), never as a traceback.
+Each command maps its flags to one library call; problems the user can fix are printed as
+one ``error:`` line (exit 2), never as a traceback. The Keras backend is chosen here, before
+Keras is imported: ``train.backend`` of the config when it is not ``auto``, else the
+``KERAS_BACKEND`` variable, else TensorFlow when it is installed, else JAX.
 """
+
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -16,18 +20,34 @@ DEFAULT_CONFIG = "configs/default.yaml"
 DEFAULT_RUN = "runs/default"
 
 
-def _decoding_options(parser) -> None:
-    parser.add_argument("--beam-size", type=int, metavar="N",
-                        help="beam width (1 = greedy; default: decode.beam_size of the run's config)")
-    parser.add_argument("--length-penalty", type=float, metavar="A",
-                        help="beam winner by score / length^A (0 favours short outputs; "
-                             "default: decode.length_penalty of the run's config)")
+def choose_backend(wanted: str = "auto") -> str:
+    """Set ``KERAS_BACKEND`` for this process (before Keras is imported) and return it."""
+    if wanted == "auto":
+        wanted = os.environ.get("KERAS_BACKEND") or (
+            "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+        )
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != wanted:
+        raise UserError(
+            f"Keras is already running on {sys.modules['keras'].backend.backend()}, not {wanted}"
+        )
+    os.environ["KERAS_BACKEND"] = wanted
+    return wanted
 
 
 def _config(args):
     from translator import config
 
     return config.load(args.config, args.set)
+
+
+def _run(args, **overrides):
+    from translator.rundir import load_run
+
+    return load_run(args.run_dir, checkpoint=args.checkpoint, **overrides)
+
+
+def _decoding(args) -> dict:
+    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
 
 
 def cmd_data(args) -> None:
@@ -48,87 +68,167 @@ def cmd_stats(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from translator.train import train
+    config = _config(args)
+    choose_backend(config.train.backend)
+    from translator.trainer import train
 
-    state = train(_config(args), Path(args.run_dir), show_progress=not args.no_progress)
-    if state.get("stopped_by"):  # Ctrl-C or SIGTERM: a checkpoint was saved first
-        sys.exit(130 if state["stopped_by"] == "SIGINT" else 143)
-    if "test" in state:
-        print(f"test BLEU {state['test']['bleu']}  chrF {state['test']['chrf']}  (report in {args.run_dir}/eval-test.md)")
+    result = train(config, Path(args.run_dir), show_progress=not args.no_progress)
+    if result.stopped_by:  # Ctrl-C or SIGTERM: a checkpoint was saved first
+        sys.exit(130 if result.stopped_by == "SIGINT" else 143)
+    if result.test:
+        print(
+            f"test BLEU {result.test['bleu']}  chrF {result.test['chrf']}  "
+            f"(report in {args.run_dir}/eval-test.md)"
+        )
 
 
 def cmd_translate(args) -> None:
-    from translator.translate import run_translate
+    from translator.translate import OutputOptions, interactive, read_lines, write_translations
 
-    sys.exit(run_translate(args))
+    run = _run(args, **_decoding(args))
+    output = OutputOptions(args.json, Path(args.plot) if args.plot else None, args.format)
+    if args.sentences:
+        write_translations(run, list(args.sentences), output)
+    elif not args.input and sys.stdin.isatty():
+        interactive(run, output)
+    else:
+        write_translations(run, read_lines(args.input), output)
 
 
 def cmd_evaluate(args) -> None:
-    from translator.evaluate import evaluate_command
+    from translator.evaluate import evaluate_files, evaluate_run_split
 
-    evaluate_command(args)
+    if bool(args.input) != bool(args.refs):
+        raise UserError(
+            "--input and --refs go together: a source file and one or more reference files"
+        )
+    run = _run(args, **_decoding(args))
+    report = (
+        evaluate_files(run, args.input, args.refs)
+        if args.input
+        else evaluate_run_split(run, args.split)
+    )
+    print((run.directory / f"eval-{report['split']}.md").read_text(encoding="utf-8"))
+    print(f"hypotheses: {run.directory}/eval-{report['split']}.hyp.txt")
 
 
 def cmd_plot(args) -> None:
-    from translator.plotting import plot_command
+    from translator.plotting import plot_validation
 
-    plot_command(args)
+    run = _run(args)
+    out = Path(args.out or Path(args.run_dir) / "plots")
+    count = plot_validation(run, args.count, out, args.format)
+    print(f"saved {count} heatmaps and grid.{args.format} in {out}")
+
+
+def _with_config(parser) -> None:
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set train.epochs=3 (repeatable)",
+    )
+
+
+def _with_run(parser, checkpoint: bool = True) -> None:
+    parser.add_argument(
+        "--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})"
+    )
+    if checkpoint:
+        parser.add_argument(
+            "--checkpoint", help="a checkpoint name in the run (default: best, else latest)"
+        )
+
+
+def _with_decoding(parser) -> None:
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        metavar="N",
+        help="beam width (1 = greedy; default: decode.beam_size of the run's config)",
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        metavar="A",
+        help="beam winner by score / length^A (0 favours short outputs; "
+        "default: decode.length_penalty of the run's config)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m translator", description="Train and use an English->French "
-                                   "neural translator (GRU encoder, Bahdanau attention decoder).")
+    main = argparse.ArgumentParser(
+        prog="python -m translator",
+        description="Train and use a neural translator (GRU encoder, Bahdanau attention decoder).",
+    )
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_config(p):
-        p.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config (default {DEFAULT_CONFIG})")
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override one config key, e.g. --set train.epochs=3 (repeatable)")
-
-    p = commands.add_parser("data", help="put the corpus at data/fra-eng/fra.txt (copy, unzip or download)")
-    p.add_argument("--corpus", help="local fra.txt, a .zip, or a URL (default: the manythings.org fra-eng.zip)")
+    p = commands.add_parser(
+        "data", help="put the corpus at data/fra-eng/fra.txt (copy, unzip or download)"
+    )
+    p.add_argument(
+        "--corpus", help="local fra.txt, a .zip, or a URL (default: the manythings.org fra-eng.zip)"
+    )
     p.add_argument("--out", default="data/fra-eng/fra.txt", help="where the corpus goes")
-    p.add_argument("--data-dir", default="data", help="zip entries may only land inside this directory")
+    p.add_argument(
+        "--data-dir", default="data", help="zip entries may only land inside this directory"
+    )
     p.add_argument("--sha256", help="refuse the corpus unless its SHA-256 is this")
     p.set_defaults(run=cmd_data)
 
     p = commands.add_parser("stats", help="corpus statistics as a table and JSON")
-    with_config(p)
+    _with_config(p)
     p.add_argument("--data", help="corpus path (default: data.corpus of the config)")
     p.add_argument("--out", default="runs/stats.json", help="JSON output (default runs/stats.json)")
     p.set_defaults(run=cmd_stats)
 
     p = commands.add_parser("train", help="train a model, or resume the run in --run-dir")
-    with_config(p)
-    p.add_argument("--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})")
+    _with_config(p)
+    _with_run(p, checkpoint=False)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("translate", help="translate sentences with a trained run")
-    p.add_argument("sentences", nargs="*", help="sentences to translate (default: --input, or standard input)")
-    p.add_argument("--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})")
-    p.add_argument("--checkpoint", help="a checkpoint name in the run (default: best, else latest)")
+    p.add_argument(
+        "sentences", nargs="*", help="sentences to translate (default: --input, or standard input)"
+    )
+    _with_run(p)
     p.add_argument("--input", help="file with one sentence per line")
-    p.add_argument("--json", action="store_true", help="one JSON object per sentence, with tokens and attention")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per sentence, with tokens and attention",
+    )
     p.add_argument("--plot", metavar="DIR", help="save an attention heatmap per sentence in DIR")
-    p.add_argument("--format", choices=("png", "svg"), default="png", help="heatmap format (default png)")
-    _decoding_options(p)
+    p.add_argument(
+        "--format", choices=("png", "svg"), default="png", help="heatmap format (default png)"
+    )
+    _with_decoding(p)
     p.set_defaults(run=cmd_translate)
 
     p = commands.add_parser("evaluate", help="BLEU and chrF of a run on a split or on files")
-    p.add_argument("--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})")
-    p.add_argument("--split", choices=("test", "valid"), default="test", help="which split (default test)")
+    _with_run(p)
+    p.add_argument(
+        "--split", choices=("test", "valid"), default="test", help="which split (default test)"
+    )
     p.add_argument("--input", help="source file, one sentence per line (instead of --split)")
     p.add_argument("--refs", nargs="+", help="reference files, parallel to --input")
-    p.add_argument("--checkpoint", help="a checkpoint name in the run (default: best, else latest)")
-    _decoding_options(p)
+    _with_decoding(p)
     p.set_defaults(run=cmd_evaluate)
 
-    p = commands.add_parser("plot", help="attention heatmaps for a few validation sentences of a run")
-    p.add_argument("--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})")
+    p = commands.add_parser(
+        "plot", help="attention heatmaps for a few validation sentences of a run"
+    )
+    _with_run(p)
     p.add_argument("--count", type=int, default=6, help="how many sentences (default 6)")
     p.add_argument("--out", help="output directory (default RUN_DIR/plots)")
-    p.add_argument("--format", choices=("png", "svg"), default="png", help="file format (default png)")
+    p.add_argument(
+        "--format", choices=("png", "svg"), default="png", help="file format (default png)"
+    )
     p.set_defaults(run=cmd_plot)
     return main
 
@@ -137,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
     try:
+        if args.command != "train":
+            choose_backend()
         args.run(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

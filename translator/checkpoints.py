@@ -6,10 +6,10 @@ the epoch, random-generator states, early-stopping state). It is written under a
 name, fsynced, then renamed: a reader never sees half of one, whatever kills the writer.
 ``best`` is a symbolic link to the best checkpoint, replaced atomically.
 """
+
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -56,18 +56,22 @@ class CheckpointManager:
         return checkpoints[-1] if checkpoints else None
 
     def best(self) -> Path | None:
-        return self.best_link.resolve() if self.best_link.is_symlink() and self.best_link.exists() else None
+        return (
+            self.best_link.resolve()
+            if self.best_link.is_symlink() and self.best_link.exists()
+            else None
+        )
 
-    def save(self, model, state: dict) -> Path:
-        """Write a checkpoint for ``state['global_step']`` atomically and prune old ones."""
-        final = self.directory / f"step-{state['global_step']:08d}"
+    def save(self, model, state) -> Path:
+        """Write a checkpoint of ``model`` and ``state`` (a ``TrainState``) atomically; prune."""
+        final = self.directory / f"step-{state.global_step:08d}"
         if final.is_dir():
             return final
         tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"
         try:
             tmp.mkdir(parents=True, exist_ok=True)
             model.save(tmp / "model.keras")
-            (tmp / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+            state.save(tmp / "state.json")
             failpoint("checkpoint-write")
             _fsync_tree(tmp)
             os.rename(tmp, final)
@@ -77,9 +81,13 @@ class CheckpointManager:
             if error.errno not in WRITE_ERRORS:
                 raise
             previous = self.latest()
+            kept = (
+                f"the previous checkpoint {previous.name} is intact"
+                if previous
+                else "no earlier checkpoint exists"
+            )
             raise UserError(
-                f"could not write checkpoint {final.name}: {error.strerror}; "
-                f"{'the previous checkpoint ' + previous.name + ' is intact' if previous else 'no earlier checkpoint exists'}; "
+                f"could not write checkpoint {final.name}: {error.strerror}; {kept}; "
                 "free disk space and run the same command to resume"
             ) from None
         self.prune()
@@ -100,14 +108,6 @@ class CheckpointManager:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def read_state(checkpoint: Path) -> dict:
-    path = checkpoint / "state.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise UserError(f"checkpoint state {path} is unreadable ({error.__class__.__name__}); delete {checkpoint} to fall back to an older one") from None
-
-
 class RunLock:
     """An exclusive lock on a run directory; the OS drops it when the process dies."""
 
@@ -115,7 +115,7 @@ class RunLock:
         self.path = Path(run_dir) / ".lock"
         self.handle = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
         try:
@@ -124,7 +124,10 @@ class RunLock:
             self.handle.seek(0)
             owner = self.handle.read().strip() or "another process"
             self.handle.close()
-            raise UserError(f"run directory {self.path.parent} is in use by process {owner}; wait for it to finish or use another --run-dir") from None
+            raise UserError(
+                f"run directory {self.path.parent} is in use by process {owner}; wait for it "
+                "to finish or use another --run-dir"
+            ) from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(str(os.getpid()))

@@ -1,10 +1,11 @@
 """Batched translation (beam search or greedy) with the attention matrix of every sentence.
 
 Sentences are sorted by length and decoded many at a time by the model's compiled
-``predict_on_batch`` (one graph per batch, no per-token Python loop); results come back in
-input order. Each result's attention matrix has one row per output token (``<end>``
+``translate`` (one graph per batch, no per-token Python loop); results come back in input
+order. Each result's attention matrix has one row per output token (``<end>``
 excluded) and one column per source token, padding trimmed, and every row sums to 1.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from translator.pipeline import pad
+from translator.search import DecodeOptions
 from translator.text import detokenize, tokenize
 from translator.vocab import END_ID, PAD_ID, UNK, LanguageIndex
 
@@ -28,18 +30,32 @@ class Translation:
     truncated: bool = False
 
     def to_dict(self, source: str) -> dict:
-        return {"source": source, "source_tokens": self.source_tokens, "translation": self.text,
-                "target_tokens": self.target_tokens, "attention": np.round(self.attention, 5).tolist(),
-                "truncated": self.truncated}
+        return {
+            "source": source,
+            "source_tokens": self.source_tokens,
+            "translation": self.text,
+            "target_tokens": self.target_tokens,
+            "attention": np.round(self.attention, 5).tolist(),
+            "truncated": self.truncated,
+        }
 
 
-def translate_tokens(model, source_index: LanguageIndex, target_index: LanguageIndex, sources: list[list[str]],
-                     batch_size: int = 256, target_lang: str = "fr",
-                     max_source_tokens: int = DEFAULT_MAX_SOURCE_TOKENS) -> list[Translation]:
+def translate_tokens(
+    model,
+    source_index: LanguageIndex,
+    target_index: LanguageIndex,
+    sources: list[list[str]],
+    *,
+    options: DecodeOptions | None = None,
+    batch_size: int = 256,
+    target_lang: str = "fr",
+    max_source_tokens: int = DEFAULT_MAX_SOURCE_TOKENS,
+) -> list[Translation]:
     """Translate tokenized sentences; unknown words show as ``<unk>`` in ``source_tokens``.
 
-    A sentence longer than ``max_source_tokens`` is translated from its first
-    ``max_source_tokens`` tokens (its start is never cut) and flagged ``truncated``.
+    ``options`` (default: the model's own) say how to decode. A sentence longer than
+    ``max_source_tokens`` is translated from its first ``max_source_tokens`` tokens (its
+    start is never cut) and flagged ``truncated``.
     """
     results: list[Translation | None] = [None] * len(sources)
     encoded = []
@@ -51,36 +67,58 @@ def translate_tokens(model, source_index: LanguageIndex, target_index: LanguageI
         if not ids:
             results[i] = Translation([], [], "", np.zeros((0, 0), np.float32))
         encoded.append((ids, shown, truncated))
-    todo = sorted((i for i in range(len(sources)) if results[i] is None), key=lambda i: len(encoded[i][0]))
+    todo = sorted(
+        (i for i in range(len(sources)) if results[i] is None), key=lambda i: len(encoded[i][0])
+    )
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        output = model.predict_on_batch(pad([np.asarray(encoded[i][0], np.int32) for i in batch]))
+        output = model.translate(pad([np.asarray(encoded[i][0], np.int32) for i in batch]), options)
         tokens, attention = np.asarray(output["tokens"]), np.asarray(output["attention"])
         for row, i in enumerate(batch):
             ids, shown, truncated = encoded[i]
-            length = _output_length(tokens[row])
+            length = output_length(tokens[row])
             words = target_index.decode(tokens[row, :length])
             matrix = attention[row, :length, : len(ids)].astype(np.float32)
-            results[i] = Translation(shown, words, detokenize(words, target_lang), matrix, truncated)
+            results[i] = Translation(
+                shown, words, detokenize(words, target_lang), matrix, truncated
+            )
     return results
 
 
-def _output_length(ids: np.ndarray) -> int:
+def output_length(ids: np.ndarray) -> int:
     """Tokens before the first <end> or padding."""
     stops = np.flatnonzero((ids == END_ID) | (ids == PAD_ID))
     return int(stops[0]) if stops.size else len(ids)
 
 
-def translate_sentences(run, sentences: list[str], batch_size: int | None = None, warn=None) -> list[Translation]:
+def translate_run(
+    run, sources: list[list[str]], batch_size: int | None = None
+) -> list[Translation]:
+    """``translate_tokens`` with a loaded run's model, vocabularies and decoding settings."""
+    return translate_tokens(
+        run.model,
+        run.source_index,
+        run.target_index,
+        sources,
+        options=run.options,
+        batch_size=batch_size or run.config.decode.batch_size,
+        target_lang=run.config.data.target_lang,
+        max_source_tokens=run.config.decode.max_source_tokens,
+    )
+
+
+def translate_sentences(
+    run, sentences: list[str], *, batch_size: int | None = None, warn=None
+) -> list[Translation]:
     """Clean, tokenize and translate raw sentences with a loaded run (``rundir.Run``)."""
-    data = run.config.data
-    token_lists = [tokenize(s, data.lowercase) for s in sentences]
-    results = translate_tokens(run.model, run.source_index, run.target_index, token_lists,
-                               batch_size or run.config.decode.batch_size, data.target_lang,
-                               run.config.decode.max_source_tokens)
+    token_lists = [tokenize(s, run.config.data.lowercase) for s in sentences]
+    results = translate_run(run, token_lists, batch_size)
     for number, result in enumerate(results, 1):
         if result.truncated:
-            message = (f"warning: input {number} has more than {run.config.decode.max_source_tokens} tokens; "
-                       "only its first tokens were translated (decode.max_source_tokens)")
+            message = (
+                f"warning: input {number} has more than {run.config.decode.max_source_tokens} "
+                "tokens; "
+                "only its first tokens were translated (decode.max_source_tokens)"
+            )
             (warn or (lambda text: print(text, file=sys.stderr)))(message)
     return results

@@ -3,6 +3,7 @@
 Ctrl-C (SIGINT) and SIGTERM do not kill the step in flight: they ask the callback to save a
 checkpoint after the current step and stop, so the next ``train`` resumes exactly there.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,7 @@ class StopRequest:
         self.signal_name: str | None = None
         self._previous = {}
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -38,30 +39,34 @@ class StopRequest:
 
 
 class StepCallback(keras.callbacks.Callback):
-    """Counts steps into ``state``, shows progress and saves a checkpoint every N steps.
+    """Counts steps into the trainer's ``TrainState``, shows progress, checkpoints every N steps.
 
     ``stop_reason`` says why training stopped early: ``"nan"``, ``"time"`` or a signal name.
     """
 
-    def __init__(self, state: dict, steps_per_epoch: int, epochs: int, save, every: int,
-                 stop: StopRequest, deadline: float | None, show_progress: bool = True):
+    def __init__(self, trainer, stop: StopRequest, description: str):
         super().__init__()
-        self.state, self.steps_per_epoch, self.epochs = state, steps_per_epoch, epochs
-        self.save, self.every, self.stop, self.deadline = save, every, stop, deadline
-        self.show_progress = show_progress
+        self.trainer, self.stop, self.description = trainer, stop, description
+        self.state = trainer.state
         self.stop_reason: str | None = None
         self.bar = None
         self._clock = time.monotonic()
 
     def on_train_begin(self, logs=None):
         self._clock = time.monotonic()
-        self.bar = tqdm(total=self.steps_per_epoch, initial=self.state["step_in_epoch"], unit="step",
-                        desc=f"epoch {self.state['epoch'] + 1}/{self.epochs}", disable=not self.show_progress,
-                        dynamic_ncols=True, leave=True)
+        self.bar = tqdm(
+            total=self.trainer.steps_per_epoch,
+            initial=self.state.step_in_epoch,
+            unit="step",
+            desc=self.description,
+            disable=not self.trainer.show_progress,
+            dynamic_ncols=True,
+            leave=True,
+        )
 
     def _tick(self) -> None:
         now = time.monotonic()
-        self.state["elapsed_s"] += now - self._clock
+        self.state.elapsed_s += now - self._clock
         self._clock = now
 
     def on_train_batch_end(self, batch, logs=None):
@@ -71,20 +76,21 @@ class StepCallback(keras.callbacks.Callback):
             self.stop_reason = "nan"
             self.model.stop_training = True
             return
-        self.state["global_step"] += 1
-        self.state["step_in_epoch"] += 1
+        self.state.global_step += 1
+        self.state.step_in_epoch += 1
         failpoint("step")
         self._tick()
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{float(logs.get('accuracy', 0)):.3f}", refresh=False)
+        accuracy = float(logs.get("accuracy", 0))
+        self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.3f}", refresh=False)
         if self.stop.signal_name:
             self.stop_reason = self.stop.signal_name
-        elif self.deadline is not None and self.state["elapsed_s"] >= self.deadline:
+        elif self.trainer.out_of_time():
             self.stop_reason = "time"
         if self.stop_reason:
             self.model.stop_training = True
-        elif self.state["global_step"] % self.every == 0 and self.state["step_in_epoch"] < self.steps_per_epoch:
-            self.save()
+        elif self.trainer.checkpoint_due():
+            self.trainer.save()
 
     def on_train_end(self, logs=None):
         self._tick()

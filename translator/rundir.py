@@ -5,6 +5,7 @@ vocabularies, ``checkpoints/``, the ``best`` link, ``metrics.csv``, ``tensorboar
 evaluation reports. Loading never unpickles or executes anything from the directory: the
 config and vocabularies are YAML/JSON and the model loads in Keras' safe mode.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 from translator import config as config_lib
 from translator.checkpoints import CheckpointManager
 from translator.errors import UserError
+from translator.search import DecodeOptions
 from translator.vocab import LanguageIndex
 
 CONFIG_FILE = "config.yaml"
@@ -27,7 +29,35 @@ class Run:
     source_index: LanguageIndex
     target_index: LanguageIndex
     model: object
-    checkpoint: Path
+    checkpoint: Path | None
+    options: DecodeOptions
+
+
+def check_resumable(run_dir: Path, config: config_lib.Config) -> None:
+    """Refuse to resume a run directory with other data or model settings."""
+    saved_path = Path(run_dir) / CONFIG_FILE
+    if not saved_path.exists():
+        return
+    saved = config_lib.load(saved_path)
+    for section in ("data", "model"):
+        if getattr(saved, section) != getattr(config, section):
+            raise UserError(
+                f"run directory {run_dir} was trained with other {section} settings; "
+                "use a new --run-dir, or the same config to resume it"
+            )
+
+
+def vocabularies(run_dir: Path, data: config_lib.DataConfig, train_frame) -> tuple:
+    """The run's saved (source, target) vocabularies, or new ones built from ``train_frame``."""
+    source_path, target_path = Path(run_dir) / SOURCE_VOCAB, Path(run_dir) / TARGET_VOCAB
+    if source_path.exists() and target_path.exists():
+        return LanguageIndex.load(source_path), LanguageIndex.load(target_path)
+    build = LanguageIndex.build
+    source = build(train_frame["source_tokens"], data.source_lang, data.min_count, data.max_vocab)
+    target = build(train_frame["target_tokens"], data.target_lang, data.min_count, data.max_vocab)
+    source.save(source_path)
+    target.save(target_path)
+    return source, target
 
 
 def load_model(path: Path, compile: bool = False):
@@ -38,22 +68,36 @@ def load_model(path: Path, compile: bool = False):
     import translator.model  # noqa: F401  (registers the custom layers)
 
     if not path.is_file():
-        raise UserError(f"model file {path} is missing; the checkpoint is incomplete, delete it to use an older one")
+        raise UserError(
+            f"model file {path} is missing; the checkpoint is incomplete, delete it to use an "
+            "older one"
+        )
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a damaged file
-        raise UserError(f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, delete its checkpoint to use an older one") from None
+        raise UserError(
+            f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, "
+            "delete its checkpoint to use an older one"
+        ) from None
 
 
-def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int | None = None,
-             length_penalty: float | None = None) -> Run:
+def load_run(
+    run_dir: str | Path,
+    *,
+    checkpoint: str | None = None,
+    beam_size: int | None = None,
+    length_penalty: float | None = None,
+) -> Run:
     """Config, vocabularies and the best (else latest) checkpoint's model of a run.
 
     Decoding follows the run's ``decode`` config; ``beam_size`` and ``length_penalty`` override it.
     """
     directory = Path(run_dir)
     if not directory.is_dir():
-        raise UserError(f"run directory {directory} does not exist; train one with `make train` or give --run-dir")
+        raise UserError(
+            f"run directory {directory} does not exist; train one with `make train` or give "
+            "--run-dir"
+        )
     config = config_lib.load(directory / CONFIG_FILE)
     source_index = LanguageIndex.load(directory / SOURCE_VOCAB)
     target_index = LanguageIndex.load(directory / TARGET_VOCAB)
@@ -63,19 +107,22 @@ def load_run(run_dir: str | Path, checkpoint: str | None = None, beam_size: int 
     else:
         chosen = manager.best() or manager.latest()
     if chosen is None or not chosen.is_dir():
-        raise UserError(f"run directory {directory} has no checkpoint yet; train it first (`python -m translator train --run-dir {directory}`)")
+        raise UserError(
+            f"run directory {directory} has no checkpoint yet; train it first (`python -m "
+            f"translator train --run-dir {directory}`)"
+        )
+    if beam_size is not None and beam_size < 1:
+        raise UserError(f"--beam-size must be 1 (greedy) or more, not {beam_size}")
+    if length_penalty is not None and not length_penalty >= 0:
+        raise UserError(f"--length-penalty must be 0 or more, not {length_penalty}")
     model = load_model(chosen / "model.keras")
-    if beam_size is not None:
-        if beam_size < 1:
-            raise UserError(f"--beam-size must be 1 (greedy) or more, not {beam_size}")
-        config.decode.beam_size = beam_size
-    if length_penalty is not None:
-        if not length_penalty >= 0:
-            raise UserError(f"--length-penalty must be 0 or more, not {length_penalty}")
-        config.decode.length_penalty = length_penalty
-    # Decoding choices: the run's config (or the command line) decides, not the checkpoint.
-    model.ban_unk, model.beam_size = config.decode.ban_unk, config.decode.beam_size
-    model.length_penalty = config.decode.length_penalty
     if (model.source_vocab_size, model.target_vocab_size) != (len(source_index), len(target_index)):
-        raise UserError(f"checkpoint {chosen} does not match the vocabularies of {directory} (sizes differ); the run directory is mixed up")
-    return Run(directory, config, source_index, target_index, model, chosen)
+        raise UserError(
+            f"checkpoint {chosen} does not match the vocabularies of {directory} "
+            "(sizes differ); the run directory is mixed up"
+        )
+    # Decoding choices: the run's config (or the command line) decides, not the checkpoint.
+    options = DecodeOptions.from_config(
+        config.decode, beam_size=beam_size, length_penalty=length_penalty
+    )
+    return Run(directory, config, source_index, target_index, model, chosen, options)

@@ -4,26 +4,35 @@ One output line per input line, in input order; an empty input line gives an emp
 line. A line of a file that is not valid UTF-8 is decoded with U+FFFD replacement characters
 and a warning naming the line, and is still translated, so no line is ever dropped.
 """
+
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from translator.errors import UserError
 
 
-def read_lines(args, stdin=None) -> list[str]:
-    """Input sentences, one per line; invalid UTF-8 is replaced, with a warning per line."""
-    if args.sentences:
-        return list(args.sentences)
-    if args.input:
+@dataclass
+class OutputOptions:
+    """How translations are written: plain lines or JSON objects, and heatmap files."""
+
+    as_json: bool = False
+    plot_dir: Path | None = None
+    plot_format: str = "png"
+
+
+def read_lines(input_path: str | Path | None = None, stdin=None) -> list[str]:
+    """Sentences of a file (or standard input), one per line; invalid UTF-8 is replaced."""
+    if input_path:
         try:
-            data = Path(args.input).read_bytes()
+            data = Path(input_path).read_bytes()
         except FileNotFoundError:
-            raise UserError(f"input file {args.input} does not exist") from None
+            raise UserError(f"input file {input_path} does not exist") from None
         except OSError as error:
-            raise UserError(f"cannot read input file {args.input}: {error.strerror}") from None
+            raise UserError(f"cannot read input file {input_path}: {error.strerror}") from None
     else:
         data = (stdin or sys.stdin).buffer.read()
     lines = []
@@ -32,49 +41,50 @@ def read_lines(args, stdin=None) -> list[str]:
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            print(f"warning: line {number} is not valid UTF-8; undecodable bytes were replaced by U+FFFD", file=sys.stderr)
+            print(
+                f"warning: line {number} is not valid UTF-8; undecodable bytes were replaced "
+                "by U+FFFD",
+                file=sys.stderr,
+            )
             lines.append(raw.decode("utf-8", errors="replace"))
     if lines and lines[-1] == "" and data.endswith(b"\n"):
         lines.pop()  # the newline that ends the last line starts no new one
     return lines
 
 
-def _emit(run, sentences, results, args, out) -> None:
-    for number, (sentence, result) in enumerate(zip(sentences, results), 1):
-        if args.json:
+def write_translations(
+    run, sentences: list[str], output: OutputOptions, out=None, first: int = 1
+) -> None:
+    """Translate ``sentences`` with a loaded run and write one line (or object) each."""
+    from translator.decode import translate_sentences
+
+    out = out or sys.stdout
+    for number, (sentence, result) in enumerate(
+        zip(sentences, translate_sentences(run, sentences)), first
+    ):
+        if output.as_json:
             out.write(json.dumps(result.to_dict(sentence), ensure_ascii=False) + "\n")
         else:
             out.write(result.text + "\n")
-        if args.plot and result.target_tokens:
+        if output.plot_dir and result.target_tokens:
             from translator.plotting import save_heatmap
 
-            save_heatmap(result.attention, result.source_tokens, result.target_tokens,
-                         Path(args.plot) / f"attention-{number:04d}.{args.format}", title=sentence)
+            path = Path(output.plot_dir) / f"attention-{number:04d}.{output.plot_format}"
+            save_heatmap(
+                result.attention, result.source_tokens, result.target_tokens, path, title=sentence
+            )
     out.flush()
 
 
-def interactive(run, args) -> None:
+def interactive(run, output: OutputOptions) -> None:
     """A prompt: translate each line typed until end of input (Ctrl-D)."""
-    from translator.decode import translate_sentences
-
     print("Type a sentence to translate (Ctrl-D to quit).", file=sys.stderr)
+    number = 1
     while True:
         try:
             line = input("> ")
         except EOFError:
             print(file=sys.stderr)
             return
-        _emit(run, [line], translate_sentences(run, [line]), args, sys.stdout)
-
-
-def run_translate(args) -> int:
-    from translator.decode import translate_sentences
-    from translator.rundir import load_run
-
-    run = load_run(args.run_dir, args.checkpoint, args.beam_size, args.length_penalty)
-    if not args.sentences and not args.input and sys.stdin.isatty():
-        interactive(run, args)
-        return 0
-    sentences = read_lines(args)
-    _emit(run, sentences, translate_sentences(run, sentences), args, sys.stdout)
-    return 0
+        write_translations(run, [line], output, first=number)
+        number += 1

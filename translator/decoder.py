@@ -1,0 +1,178 @@
+"""The attention decoder: a GRU that attends over the encoder states before every step.
+
+Teacher-forced over a whole target in ``call`` (training), or one step at a time through
+``step_function`` (the interface the decoding strategies in ``search`` drive).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from translator.attention import Attention
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class Decoder(keras.layers.Layer):
+    """GRU decoder with attention: teacher-forced in ``call``, step by step for search.
+
+    At step i: attend with the previous state s_{i-1}, run the GRU on [embedding(y_{i-1});
+    context] *from s_{i-1}*, and predict y_i from [s_i; context; embedding]. The parts that
+    do not depend on the recurrence (the embedding's share of the GRU input projection, the
+    attention keys and the output projection to the vocabulary) are computed once over all
+    steps, outside the loop. ``step_function`` is the interface decoding strategies use.
+    """
+
+    def __init__(
+        self,
+        *,
+        vocab_size,
+        embedding_dim,
+        units,
+        attention="bahdanau",
+        attention_units=0,
+        dropout=0.0,
+        tie_embeddings=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
+        self.attention_type, self.attention_units, self.dropout = (
+            attention,
+            attention_units,
+            dropout,
+        )
+        self.tie_embeddings = tie_embeddings
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.attention = Attention(attention_units or units, score=attention, name="attention")
+        self.drop = keras.layers.Dropout(dropout)
+        self.hidden = keras.layers.Dense(embedding_dim, activation="tanh", name="hidden")
+        # Tied: the output layer reuses the target embedding matrix (Press & Wolf, 2017), a
+        # word's input and output vectors are one; fewer weights, better on small corpora.
+        self.logits = None if tie_embeddings else keras.layers.Dense(vocab_size, name="logits")
+
+    def build(self, target_in_shape, initial_state_shape, values_shape, mask_shape=None):
+        value_dim, gates = values_shape[-1], 3 * self.units
+        self.embedding.build(target_in_shape)
+        self.attention.build((None, self.units), values_shape)
+        self.input_kernel = self.add_weight((self.embedding_dim, gates), name="input_kernel")
+        self.context_kernel = self.add_weight((value_dim, gates), name="context_kernel")
+        self.recurrent_kernel = self.add_weight(
+            (self.units, gates), initializer="orthogonal", name="recurrent_kernel"
+        )
+        self.input_bias = self.add_weight((gates,), initializer="zeros", name="input_bias")
+        self.recurrent_bias = self.add_weight((gates,), initializer="zeros", name="recurrent_bias")
+        self.hidden.build((None, self.units + value_dim + self.embedding_dim))
+        if self.tie_embeddings:
+            self.output_bias = self.add_weight(
+                (self.vocab_size,), initializer="zeros", name="output_bias"
+            )
+        else:
+            self.logits.build((None, self.embedding_dim))
+
+    def _loop_weights(self) -> dict:
+        """The weights the recurrence needs, read once before the loop.
+
+        The state is multiplied once per step by [W₂ | U] (the attention query projection and
+        the GRU recurrent kernel side by side), one matrix product instead of two.
+        """
+        attention = self.attention
+        if attention.score == "bahdanau":
+            state_kernel = ops.concatenate([attention.query_kernel, self.recurrent_kernel], axis=1)
+            score_vector = ops.convert_to_tensor(attention.score_vector)
+        else:
+            state_kernel, score_vector = ops.convert_to_tensor(self.recurrent_kernel), None
+        # Tied output layer: transpose the embedding once, not at every decoding step.
+        output_kernel = ops.transpose(self.embedding.embeddings) if self.tie_embeddings else None
+        return {
+            "state_kernel": state_kernel,
+            "score_vector": score_vector,
+            "context_kernel": ops.convert_to_tensor(self.context_kernel),
+            "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
+            "output_kernel": output_kernel,
+        }
+
+    def _step(self, state, projected_input, memory, loop_weights):
+        """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, attention weights).
+
+        ``memory`` is what is attended over: (keys, values, mask) of the encoder states.
+        """
+        keys, values, mask = memory
+        w = loop_weights
+        projected_state = ops.matmul(state, w["state_kernel"])
+        gates = 3 * self.units
+        query = projected_state[:, :-gates] if w["score_vector"] is not None else state
+        h = projected_state[:, -gates:] + w["recurrent_bias"]
+        context, weights = self.attention.attend(query, keys, values, mask, w["score_vector"])
+        x = projected_input + ops.matmul(context, w["context_kernel"])
+        x_z, x_r, x_n = ops.split(x, 3, axis=-1)
+        h_z, h_r, h_n = ops.split(h, 3, axis=-1)
+        z = ops.sigmoid(x_z + h_z)
+        r = ops.sigmoid(x_r + h_r)
+        candidate = ops.tanh(x_n + r * h_n)
+        return z * state + (1.0 - z) * candidate, context, weights
+
+    def _project(self, embedded):
+        return ops.matmul(embedded, self.input_kernel) + self.input_bias
+
+    def _output(self, states, contexts, embedded, training, output_kernel=None):
+        features = ops.concatenate([states, contexts, embedded], axis=-1)
+        hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
+        if self.tie_embeddings:
+            if output_kernel is None:
+                output_kernel = ops.transpose(self.embedding.embeddings)
+            return ops.matmul(hidden, output_kernel) + self.output_bias
+        return self.logits(hidden)
+
+    def call(self, target_in, initial_state, values, mask, training=False):
+        """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
+        embedded = self.drop(self.embedding(target_in), training=training)
+        keys = self.attention.keys(values)
+        loop_weights = self._loop_weights()
+        time_major_inputs = ops.transpose(self._project(embedded), (1, 0, 2))
+
+        def step(carry, projected_input):
+            state, _, _ = carry
+            outputs = self._step(state, projected_input, (keys, values, mask), loop_weights)
+            return outputs, outputs
+
+        init = (initial_state, ops.zeros_like(values[:, 0, :]), ops.zeros_like(values[:, :, 0]))
+        _, (states, contexts, weights) = ops.scan(step, init, time_major_inputs)
+        states, contexts, weights = (
+            ops.transpose(t, (1, 0, 2)) for t in (states, contexts, weights)
+        )
+        return self._output(states, contexts, embedded, training), weights
+
+    def step_function(self, values, mask, repeat: int = 1):
+        """``next_fn(token, state) -> (logits, state, attention)``: one decoding step.
+
+        The attention keys and the loop's weights are computed here, once. With ``repeat``
+        k, every source row is repeated k times (row b's copies are rows b*k ... b*k+k-1),
+        as beam search needs. Shapes: ``token`` (rows,) int32, ``state`` (rows, units);
+        ``logits`` (rows, vocab), ``attention`` (rows, src_len).
+        """
+        if repeat > 1:
+            values, mask = ops.repeat(values, repeat, axis=0), ops.repeat(mask, repeat, axis=0)
+        memory = (self.attention.keys(values), values, mask)
+        loop_weights = self._loop_weights()
+
+        def next_fn(token, state):
+            embedded = self.embedding(token)
+            projected = self._project(embedded)
+            state, context, weights = self._step(state, projected, memory, loop_weights)
+            logits = self._output(state, context, embedded, False, loop_weights["output_kernel"])
+            return logits, state, weights
+
+        return next_fn
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "attention": self.attention_type,
+            "attention_units": self.attention_units,
+            "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
+        }

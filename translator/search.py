@@ -1,0 +1,162 @@
+"""Decoding strategies over a step function: greedy search and batched beam search.
+
+Both take ``next_fn(token, state) -> (logits, state, attention)``, one decoder step for a
+batch of rows (``Decoder.step_function`` gives it for the model; tests pass a fake one),
+and run it in one compiled ``keras.ops.scan`` loop, so they work on every Keras backend and
+know nothing of the model. ``DecodeOptions`` says how to decode.
+
+Beam search keeps ``beam_size`` hypotheses per sentence. At every step each live hypothesis
+is extended by every word; the ``beam_size`` best (sum of log-probabilities) of all
+extensions survive. A hypothesis that has emitted ``<end>`` stays in the beam with its score
+frozen (it can only be extended by padding at no cost), and at its length limit a hypothesis
+must end. The winner has the best score divided by ``length ** length_penalty`` (0: raw sum,
+which favours short outputs; 1: mean log-probability per token).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from keras import ops
+
+from translator.attention import NEG_INF
+from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to decode: the search, its width, and how long outputs may grow.
+
+    A sentence of n source tokens gets at most ``ceil(max_length_ratio * n) +
+    max_length_offset`` output tokens. ``ban_unk`` keeps ``<unk>`` out of the output.
+    """
+
+    beam_size: int = 5
+    length_penalty: float = 0.6
+    ban_unk: bool = True
+    max_length_ratio: float = 2.0
+    max_length_offset: int = 5
+
+    @classmethod
+    def from_config(cls, decode_config, **overrides) -> DecodeOptions:
+        """The options of a ``config.DecodeConfig``; ``overrides`` that are None are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {name: getattr(decode_config, name) for name in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> DecodeOptions:
+        return dataclasses.replace(self, **changes)
+
+
+def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
+    """Logit offsets (0 or NEG_INF) keeping search off <pad>, <start> and maybe <unk>."""
+    offsets = np.zeros(vocab_size, "float32")
+    offsets[[PAD_ID, START_ID] + ([UNK_ID] if ban_unk else [])] = NEG_INF
+    return offsets
+
+
+def greedy_search(next_fn, initial_state, max_lengths, steps, offsets, source_length):
+    """The likeliest word at every step; sentence b stops at <end> or ``max_lengths[b]``.
+
+    Args:
+        next_fn: ``next_fn(token (batch,), state) -> (logits (batch, vocab), state, attention)``.
+        initial_state: (batch, units) first decoder state.
+        max_lengths: (batch,) int32 output-length limits.
+        steps: number of loop steps (at least the largest limit).
+        offsets: (vocab,) added to every step's logits (``never_predicted``).
+        source_length: the width of each step's attention (src_len).
+
+    Returns tokens (batch, steps) with 0 after the end, and attention (batch, steps, src_len).
+    """
+    batch = ops.shape(initial_state)[0]
+
+    def step(carry, i):
+        state, token, finished, _ = carry
+        logits, state, attention = next_fn(token, state)
+        next_token = ops.cast(ops.argmax(logits + offsets, axis=-1), "int32")
+        next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
+        finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
+        carry = (state, next_token, finished, attention)
+        return carry, carry
+
+    init = (
+        initial_state,
+        ops.full((batch,), START_ID, "int32"),
+        ops.zeros((batch,), "bool"),
+        ops.zeros((batch, source_length), initial_state.dtype),
+    )
+    _, (_, tokens, _, attention) = ops.scan(step, init, ops.arange(steps, dtype="int32"))
+    return ops.transpose(tokens, (1, 0)), ops.transpose(attention, (1, 0, 2))
+
+
+def _only(token_id: int, vocab_size: int) -> np.ndarray:
+    """Log-probability offsets that allow ``token_id`` alone."""
+    offsets = np.full(vocab_size, NEG_INF, "float32")
+    offsets[token_id] = 0.0
+    return offsets
+
+
+def beam_search(next_fn, initial_state, max_lengths, steps, *, beam_size, length_penalty, offsets):
+    """Best hypothesis per sentence: tokens (batch, steps), 0 after ``<end>``.
+
+    ``next_fn`` works on ``batch * beam_size`` rows (sentence b's hypotheses are rows
+    ``b * beam_size ...``); ``initial_state`` (batch, units) is repeated here. The other
+    arguments are those of ``greedy_search``.
+    """
+    k, vocab = beam_size, offsets.shape[0]
+    batch = ops.shape(initial_state)[0]
+    padding_only, end_only = _only(PAD_ID, vocab), _only(END_ID, vocab)
+    row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
+    limits = ops.expand_dims(max_lengths, 1)  # (batch, 1)
+
+    def step(carry, i):
+        state, token, scores, finished, lengths, _ = carry
+        logits, state, _ = next_fn(token, state)
+        log_probs = ops.reshape(ops.log_softmax(logits + offsets, axis=-1), (batch, k, vocab))
+        at_limit = ops.expand_dims(ops.greater_equal(i, limits), -1)  # (batch, 1, 1): words used up
+        log_probs = ops.where(at_limit, log_probs + end_only, log_probs)
+        log_probs = ops.where(ops.expand_dims(finished, -1), padding_only, log_probs)
+        candidates = ops.reshape(ops.expand_dims(scores, -1) + log_probs, (batch, k * vocab))
+        scores, chosen = ops.top_k(candidates, k)
+        parents, tokens = chosen // vocab, ops.cast(chosen % vocab, "int32")
+        was_finished = ops.take_along_axis(finished, parents, axis=1)
+        not_finished = ops.cast(ops.logical_not(was_finished), "int32")
+        lengths = ops.take_along_axis(lengths, parents, axis=1) + not_finished
+        finished = was_finished | ops.equal(tokens, END_ID)
+        state = ops.take(state, ops.reshape(row_offsets + parents, (-1,)), axis=0)
+        # The TensorFlow backend's scan stacks outputs shaped like the carry: the carry holds
+        # this step's parent pointers, and the stacked tokens and parents feed the walk back.
+        parents = ops.cast(parents, "int32")
+        carry = (state, ops.reshape(tokens, (-1,)), scores, finished, lengths, parents)
+        return carry, carry
+
+    first_scores = np.full(k, NEG_INF, "float32")
+    first_scores[0] = 0.0  # all beams start identical: expand only the first
+    init = (
+        ops.repeat(initial_state, k, axis=0),
+        ops.full((batch * k,), START_ID, "int32"),
+        ops.zeros((batch, k)) + first_scores,
+        ops.zeros((batch, k), "bool"),
+        ops.zeros((batch, k), "int32"),
+        ops.zeros((batch, k), "int32"),
+    )
+    last, stacked = ops.scan(step, init, ops.arange(steps, dtype="int32"))
+    scores, lengths = last[2], last[4]
+    tokens, parents = ops.reshape(stacked[1], (-1, batch, k)), stacked[5]
+    normalised = scores / ops.power(ops.maximum(ops.cast(lengths, "float32"), 1.0), length_penalty)
+    best = ops.cast(ops.argmax(normalised, axis=-1), "int32")
+
+    def back(beam, step_outputs):  # walk the parent pointers from the last step to the first
+        step_tokens, step_parents = step_outputs[..., 0], step_outputs[..., 1]
+        beam = ops.expand_dims(beam, 1)
+        token = ops.take_along_axis(step_tokens, beam, axis=1)[:, 0]
+        return ops.take_along_axis(step_parents, beam, axis=1)[:, 0], token
+
+    # One stacked tensor, not a pair: Keras' TensorFlow scan fails on several inputs of
+    # unknown length.
+    pointers = ops.stack([tokens, parents], axis=-1)
+    _, best_tokens = ops.scan(back, best, pointers, reverse=True)
+    return ops.transpose(best_tokens, (1, 0))

@@ -1,0 +1,56 @@
+"""``TrainState``: where a training run stands, saved in every checkpoint's ``state.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from translator.errors import UserError
+
+
+@dataclass
+class TrainState:
+    """Counters, early-stopping bookkeeping and random-generator states of one run.
+
+    ``epoch`` counts completed epochs and ``step_in_epoch`` the steps done in the current
+    one, so a resumed run starts at the exact batch where it stopped. ``elapsed_s`` is the
+    time spent training and validating (what ``train.max_minutes`` limits).
+    """
+
+    global_step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    elapsed_s: float = 0.0
+    best_metric: float | None = None
+    best_step: int | None = None
+    bad_epochs: int = 0
+    finished: bool = False
+    seed_states: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainState:
+        """Read a saved state; keys this version does not know are ignored, missing ones default."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, checkpoint: Path) -> TrainState:
+        path = Path(checkpoint) / "state.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a mapping")
+            return cls.from_dict(data)
+        except (OSError, ValueError, TypeError) as error:
+            raise UserError(
+                f"checkpoint state {path} is unreadable ({error.__class__.__name__}); "
+                f"delete {checkpoint} to fall back to an older one"
+            ) from None
