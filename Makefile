@@ -1,6 +1,7 @@
 # One command per stage; each sets up the virtual environment first when it is missing.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
+REQUIREMENTS ?= requirements.txt
 PY     := $(VENV)/bin/python
 CONFIG ?= configs/default.yaml
 RUN    ?= runs/default
@@ -10,15 +11,21 @@ DATA   := data/fra-eng/fra.txt
 TEXT   ?= I am cold.
 ARGS   ?=
 
-.PHONY: setup data stats train translate evaluate plot bench test lint format clean-runs
+.PHONY: setup setup-gpu train-gpu data stats train translate evaluate plot bench test lint format clean-runs
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install requirements.txt
+
+setup-gpu:  ## create .venv-gpu with requirements-gpu.txt (JAX with CUDA, no TensorFlow)
+	$(MAKE) setup VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt
+
+train-gpu:  ## train runs/gpu with configs/gpu.yaml on JAX in .venv-gpu
+	$(MAKE) train VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt CONFIG=configs/gpu.yaml RUN=runs/gpu
 
 $(DATA): | $(VENV)/.installed
 	$(PY) -m translator data --corpus "$(CORPUS)" --out $(DATA)

@@ -57,11 +57,31 @@ class PaddedBatches(keras.utils.PyDataset):
         return (source, target_in), target_out
 
 
+def decode_padding(rows: int) -> dict:
+    """``pipeline.pad`` arguments for a decoding batch of ``rows`` sentences.
+
+    TensorFlow decodes any shape in one traced graph; a compiling backend compiles once per
+    shape, so there batches get widths in multiples of 8 and a power-of-two row count.
+    """
+    if name() == "tensorflow":
+        return {}
+    return {"multiple": LENGTH_MULTIPLE, "rows": 1 << (rows - 1).bit_length()}
+
+
 def training_batches(plan, epoch: int, start_step: int = 0):
     """What ``model.fit`` / ``model.evaluate`` read for ``epoch`` from ``start_step`` on."""
     if name() == "tensorflow":
         return plan.dataset(epoch, start_step)
     return PaddedBatches(plan, epoch, start_step)
+
+
+def sync_variables(model) -> None:
+    """Make the model's variables current in the middle of ``fit`` (before a checkpoint).
+
+    JAX's ``fit`` keeps the training state outside the variables until an epoch ends.
+    """
+    if name() == "jax":
+        model.jax_state_sync()
 
 
 def process_index() -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from translator import backends
 from translator.pipeline import pad
 from translator.search import DecodeOptions
 from translator.text import detokenize, tokenize
@@ -72,7 +73,11 @@ def translate_tokens(
     )
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        output = model.translate(pad([np.asarray(encoded[i][0], np.int32) for i in batch]), options)
+        source = pad(
+            [np.asarray(encoded[i][0], np.int32) for i in batch],
+            **backends.decode_padding(len(batch)),
+        )
+        output = model.translate(source, options)
         tokens, attention = np.asarray(output["tokens"]), np.asarray(output["attention"])
         for row, i in enumerate(batch):
             ids, shown, truncated = encoded[i]

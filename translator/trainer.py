@@ -291,9 +291,8 @@ class Trainer:
     # -- checkpoints and limits -----------------------------------------------------------
     def save(self) -> Path:
         """Checkpoint the model and the state (with the dropout generators' states)."""
-        self.state.seed_states = [
-            keras.ops.convert_to_numpy(v).tolist() for v in self.seed_variables()
-        ]
+        backends.sync_variables(self.model)
+        self.state.seed_states = [np.asarray(v).tolist() for v in self.seed_variables()]
         return self.checkpoints.save(self.model, self.state)
 
     def seed_variables(self) -> list:
