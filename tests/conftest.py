@@ -28,7 +28,7 @@ def corpus_path(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_path):
     """A run trained until it reproduces its training pairs (about 20 s on 2 cores)."""
-    from translator.trainer import train
+    from translator.train import train
 
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
     config = tiny_config(

@@ -22,9 +22,19 @@ from translator.rundir import load_model, load_run
 pytest.importorskip("jax", reason="jax is pinned in requirements.txt; reinstall them")
 
 NO_TF = str(ROOT / "tests" / "no_tensorflow.py")
-TRAIN_ARGS = ["--config", str(TINY), "--set", "train.epochs=2", "--set", "model.dropout=0.3",
-              "--set", "train.checkpoint_every_steps=7", "--set", "train.bleu_sample=10",
-              "--no-progress"]  # fmt: skip
+TRAIN_ARGS = [
+    "--config",
+    str(TINY),
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "model.dropout=0.3",
+    "--set",
+    "train.checkpoint_every_steps=7",
+    "--set",
+    "train.bleu_sample=10",
+    "--no-progress",
+]
 SENTENCES = ["I see the cat.", "They have a book.", "We want the summer.", "She likes my sister."]
 
 
@@ -34,17 +44,31 @@ COMPILATION_CACHE = {}
 @pytest.fixture(scope="module", autouse=True)
 def compilation_cache(tmp_path_factory):
     """One JAX compilation cache for this module's processes: each compiles less."""
-    COMPILATION_CACHE.update(JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax-cache")),
-                             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")  # fmt: skip
+    COMPILATION_CACHE.update(
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax-cache")),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
+    )
 
 
 def jax(*args, devices: int = 1, env=None, timeout=300):
-    environment = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT),
-                       XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-                       **COMPILATION_CACHE, **(env or {}))  # fmt: skip
-    return subprocess.run([sys.executable, NO_TF, *args], capture_output=True, text=True, cwd=ROOT,
-                          env=environment, timeout=timeout)  # fmt: skip
+    environment = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        PYTHONPATH=str(ROOT),
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        **COMPILATION_CACHE,
+        **(env or {}),
+    )
+    return subprocess.run(
+        [sys.executable, NO_TF, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=timeout,
+    )
 
 
 def final_weights(run_dir):
@@ -133,7 +157,7 @@ TWO_DEVICES = textwrap.dedent("""
     import json, os, signal, sys
     import keras
     from translator import config as config_lib, progress
-    from translator.trainer import train
+    from translator.train import train
 
     corpus, out = sys.argv[1:3]
     losses, original = {}, progress.StepCallback.on_train_batch_end

@@ -124,7 +124,7 @@ def test_full_disk_during_checkpoint_keeps_the_previous_one(tmp_path, corpus_pat
     from conftest import tiny_config
 
     from translator import checkpoints
-    from translator.trainer import train
+    from translator.train import train
 
     real_save = checkpoints.CheckpointManager.save
     calls = {"n": 0}

@@ -11,7 +11,7 @@ from conftest import tiny_config
 from translator import progress
 from translator.checkpoints import CheckpointManager, RunLock
 from translator.errors import UserError
-from translator.trainer import train
+from translator.train import train
 
 QUIET = dict(show_progress=False, evaluate_test=False, log=lambda *_: None)
 
@@ -120,3 +120,53 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_good_checkpoints(
     assert checkpoints[-1].name == "step-00000004"
     for checkpoint in checkpoints:
         assert all(np.isfinite(w).all() for w in weights_of(checkpoint))
+
+
+class FakeClock:
+    """Half a second passes at every reading: timings depend on the code path alone."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 0.5
+        return self.now
+
+
+def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_plan(
+    tmp_path, corpus_path, monkeypatch
+):
+    config = config_for(corpus_path, "train.max_minutes=1", "train.epochs=10")
+    lines = []
+    full = train(config, tmp_path / "full", **{**QUIET, "log": lines.append}, clock=FakeClock()).state
+    assert full.planned_epochs == 4 and full.epoch == 4 and full.finished
+    assert any(line.startswith("planned 4 epochs for the 1-minute budget") for line in lines)
+    assert 0.9 * 60 <= full.elapsed_s <= 60  # the budget is used, and not overrun
+    model = keras.saving.load_model(CheckpointManager(tmp_path / "full").latest() / "model.keras")
+    schedule = model.optimizer.get_config()["learning_rate"]["config"]
+    assert schedule["decay_steps"] == 4 * 23  # the saved schedule spans the planned epochs
+
+    original = progress.StepCallback.on_train_batch_end
+
+    def interrupt_in_epoch_3(self, batch, logs=None):
+        if self.state.global_step == 50:
+            os.kill(os.getpid(), signal.SIGINT)
+        original(self, batch, logs)
+
+    monkeypatch.setattr(progress.StepCallback, "on_train_batch_end", interrupt_in_epoch_3)
+    stopped = train(config, tmp_path / "resumed", **QUIET, clock=FakeClock())
+    assert stopped.stopped_by == "SIGINT" and stopped.state.planned_epochs == 4
+    monkeypatch.setattr(progress.StepCallback, "on_train_batch_end", original)
+    resumed = train(config, tmp_path / "resumed", **QUIET, clock=FakeClock()).state
+    assert resumed.planned_epochs == 4 and resumed.global_step == full.global_step
+    last = lambda run: CheckpointManager(tmp_path / run).latest()  # noqa: E731
+    for a, b in zip(weights_of(last("full")), weights_of(last("resumed")), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_planning_never_exceeds_train_epochs_and_can_be_turned_off(tmp_path, corpus_path):
+    capped = config_for(corpus_path, "train.max_minutes=100", "train.epochs=2")
+    assert train(capped, tmp_path / "capped", **QUIET, clock=FakeClock()).state.planned_epochs == 2
+    fixed = config_for(corpus_path, "train.max_minutes=100", "train.plan_epochs=false")
+    state = train(fixed, tmp_path / "fixed", **QUIET, clock=FakeClock()).state
+    assert state.planned_epochs is None and state.epoch == 2

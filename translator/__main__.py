@@ -70,7 +70,7 @@ def cmd_stats(args) -> None:
 def cmd_train(args) -> None:
     config = _config(args)
     choose_backend(config.train.backend)
-    from translator.trainer import train
+    from translator.train import train
 
     result = train(config, Path(args.run_dir), show_progress=not args.no_progress)
     if result.stopped_by:  # Ctrl-C or SIGTERM: a checkpoint was saved first

@@ -80,12 +80,13 @@ class Attention(keras.layers.Layer):
             )
         else:
             scores = ops.einsum("bsu,bu->bs", keys, projected_query)
+        scores = ops.cast(scores, "float32")  # the softmax in float32 under any dtype policy
         if mask is not None:
-            scores = ops.where(mask, scores, ops.cast(NEG_INF, scores.dtype))
+            scores = ops.where(mask, scores, NEG_INF)
         weights = ops.softmax(scores, axis=-1)
         if mask is not None:
             weights = ops.where(mask, weights, ops.zeros_like(weights))
-        context = ops.einsum("bs,bsh->bh", weights, values)
+        context = ops.einsum("bs,bsh->bh", ops.cast(weights, values.dtype), values)
         return context, weights
 
     def call(self, query, values, mask=None):

@@ -105,6 +105,20 @@ def is_chief() -> bool:
     return process_index() == 0
 
 
+def prepare(train_config) -> str:
+    """Check ``train.backend`` against the running one, set up the devices; a log line."""
+    if train_config.backend not in ("auto", name()):
+        raise UserError(
+            f"train.backend is {train_config.backend} but Keras runs on {name()}; start "
+            "a new process (python -m translator train picks the backend)"
+        )
+    devices = use_devices(train_config.devices, train_config.batch_size)
+    plural = "s" * (len(devices) > 1)
+    return (
+        f"training on {len(devices)} device{plural} ({', '.join(devices)}), Keras backend {name()}"
+    )
+
+
 def use_devices(devices, batch_size: int) -> list[str]:
     """Train on ``devices`` ("auto": every local device, or a count); their names.
 
@@ -116,7 +130,7 @@ def use_devices(devices, batch_size: int) -> list[str]:
         if name() != "jax":
             raise UserError("multi-process training (KERAS_DISTRIBUTION_*) needs KERAS_BACKEND=jax")
         keras.distribution.initialize()
-    available = _devices()
+    available = available_devices()
     if devices == "auto":  # every device where keras.distribution can use them, else one
         wanted = len(available) if name() == "jax" else 1
     else:
@@ -145,7 +159,8 @@ def use_devices(devices, batch_size: int) -> list[str]:
     return chosen
 
 
-def _devices() -> list[str]:
+def available_devices() -> list[str]:
+    """Names of the devices this backend can train on (keras.distribution names on JAX)."""
     if name() == "jax":
         return keras.distribution.list_devices()
     if name() == "tensorflow":

@@ -46,6 +46,7 @@ class ModelConfig:
     attention_units: int = 0
     dropout: float = 0.15
     tie_embeddings: bool = True
+    dtype: str = "float32"
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainConfig:
     bleu_sample: int = 500
     early_stopping_patience: int = 3
     max_minutes: float = 52.0
+    plan_epochs: bool = True
     bucket_width: int = 64
     backend: str = "auto"
     devices: int | str = "auto"
@@ -95,6 +97,7 @@ CHOICES = {
     ("model", "attention"): ("bahdanau", "dot", "general"),
     ("train", "lr_schedule"): ("constant", "cosine", "exponential"),
     ("train", "backend"): ("auto", "tensorflow", "jax"),
+    ("model", "dtype"): ("float32", "mixed_bfloat16"),
 }
 POSITIVE = {
     ("data", "max_tokens"),

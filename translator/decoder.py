@@ -43,13 +43,22 @@ class Decoder(keras.layers.Layer):
             dropout,
         )
         self.tie_embeddings = tie_embeddings
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-        self.attention = Attention(attention_units or units, score=attention, name="attention")
-        self.drop = keras.layers.Dropout(dropout)
-        self.hidden = keras.layers.Dense(embedding_dim, activation="tanh", name="hidden")
+        policy = self.dtype_policy  # sublayers compute as this layer does (mixed precision)
+        self.embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, name="embedding", dtype=policy
+        )
+        self.attention = Attention(
+            attention_units or units, score=attention, name="attention", dtype=policy
+        )
+        self.drop = keras.layers.Dropout(dropout, dtype=policy)
+        self.hidden = keras.layers.Dense(
+            embedding_dim, activation="tanh", name="hidden", dtype=policy
+        )
         # Tied: the output layer reuses the target embedding matrix (Press & Wolf, 2017), a
         # word's input and output vectors are one; fewer weights, better on small corpora.
-        self.logits = None if tie_embeddings else keras.layers.Dense(vocab_size, name="logits")
+        self.logits = (
+            None if tie_embeddings else keras.layers.Dense(vocab_size, name="logits", dtype=policy)
+        )
 
     def build(self, target_in_shape, initial_state_shape, values_shape, mask_shape=None):
         value_dim, gates = values_shape[-1], 3 * self.units
@@ -116,13 +125,16 @@ class Decoder(keras.layers.Layer):
         return ops.matmul(embedded, self.input_kernel) + self.input_bias
 
     def _output(self, states, contexts, embedded, training, output_kernel=None):
+        """Logits over the vocabulary, in float32 under any dtype policy (cast once, here)."""
         features = ops.concatenate([states, contexts, embedded], axis=-1)
         hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
         if self.tie_embeddings:
             if output_kernel is None:
                 output_kernel = ops.transpose(self.embedding.embeddings)
-            return ops.matmul(hidden, output_kernel) + self.output_bias
-        return self.logits(hidden)
+            logits = ops.matmul(hidden, output_kernel) + self.output_bias
+        else:
+            logits = self.logits(hidden)
+        return ops.cast(logits, "float32")
 
     def call(self, target_in, initial_state, values, mask, training=False):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
@@ -136,7 +148,12 @@ class Decoder(keras.layers.Layer):
             outputs = self._step(state, projected_input, (keys, values, mask), loop_weights)
             return outputs, outputs
 
-        init = (initial_state, ops.zeros_like(values[:, 0, :]), ops.zeros_like(values[:, :, 0]))
+        # Attention weights are float32 under any dtype policy (a softmax in bfloat16 is coarse).
+        init = (
+            initial_state,
+            ops.zeros_like(values[:, 0, :]),
+            ops.cast(ops.zeros_like(mask), "float32"),
+        )
         _, (states, contexts, weights) = ops.scan(step, init, time_major_inputs)
         states, contexts, weights = (
             ops.transpose(t, (1, 0, 2)) for t in (states, contexts, weights)

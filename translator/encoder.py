@@ -34,17 +34,23 @@ class Encoder(keras.layers.Layer):
         self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
         self.num_layers, self.bidirectional, self.dropout = num_layers, bidirectional, dropout
         self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding"
+            vocab_size, embedding_dim, mask_zero=True, name="embedding", dtype=self.dtype_policy
         )
-        self.drop = keras.layers.Dropout(dropout)
+        self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.rnns = []
         for i in range(num_layers):
             cell_units = units // 2 if bidirectional else units
             gru = keras.layers.GRU(
-                cell_units, return_sequences=True, return_state=True, name=f"gru_{i}"
+                cell_units,
+                return_sequences=True,
+                return_state=True,
+                name=f"gru_{i}",
+                dtype=self.dtype_policy,
             )
             self.rnns.append(
-                keras.layers.Bidirectional(gru, name=f"bigru_{i}") if bidirectional else gru
+                keras.layers.Bidirectional(gru, name=f"bigru_{i}", dtype=self.dtype_policy)
+                if bidirectional
+                else gru
             )
 
     def call(self, source, training=False):

@@ -72,6 +72,22 @@ def evaluate_split(run, frame, name: str) -> dict:
     return report
 
 
+def sample_scores(run, frame, sample: int = 0) -> tuple[dict, list[tuple[str, str, str]]]:
+    """Scores on up to ``sample`` distinct sources of ``frame`` (0: all), a fixed sample.
+
+    Also returns (source, first reference, translation) examples.
+    """
+    from translator.corpus import references_by_source
+    from translator.decode import translate_run
+
+    refs = references_by_source(frame)
+    if sample and len(refs) > sample:
+        refs = refs.sample(n=sample, random_state=0)
+    hypotheses = [r.text for r in translate_run(run, list(refs["source_tokens"]))]
+    examples = [(s, r[0], h) for s, r, h in zip(refs["source"], refs["references"], hypotheses)]
+    return score(hypotheses, list(refs["references"])), examples
+
+
 def evaluate_run_split(run, split: str) -> dict:
     """Score a loaded run on its own ``test`` or ``valid`` split."""
     from translator.corpus import load_corpus

@@ -11,7 +11,7 @@ from translator.vocab import PAD_ID
 def _token_log_probs(y_true, logits):
     """Log-softmax over the vocabulary, each position's target log-probability, the real-token "
     "mask."""
-    log_probs = ops.log_softmax(logits, axis=-1)
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     target = ops.expand_dims(ops.cast(y_true, "int32"), -1)
     target_log_prob = ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)
     return log_probs, target_log_prob, ops.cast(ops.not_equal(y_true, PAD_ID), "float32")

@@ -34,7 +34,8 @@ class Translator(keras.Model):
     Args:
         source_vocab_size, target_vocab_size: vocabulary sizes, reserved ids included.
         embedding_dim, units, encoder_layers, bidirectional, attention, attention_units,
-        dropout, tie_embeddings: as in the ``model`` section of the config.
+        dropout, tie_embeddings, dtype: as in the ``model`` section of the config (``dtype``
+            is Keras' dtype policy, passed down to every sublayer).
         decoding: the default ``DecodeOptions`` (or their dict), used when ``translate``
             is given none.
     """
@@ -75,8 +76,11 @@ class Translator(keras.Model):
             bidirectional=bidirectional,
             dropout=dropout,
             name="encoder",
+            dtype=self.dtype_policy,
         )
-        self.bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
+        self.bridge = keras.layers.Dense(
+            units, activation="tanh", name="bridge", dtype=self.dtype_policy
+        )
         self.decoder = Decoder(
             vocab_size=target_vocab_size,
             embedding_dim=embedding_dim,
@@ -86,6 +90,7 @@ class Translator(keras.Model):
             dropout=dropout,
             tie_embeddings=tie_embeddings,
             name="decoder",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape=None):

@@ -60,8 +60,10 @@ def heatmap(
 
 
 def heatmap_grid(items: list[tuple], columns: int = 2) -> Figure:
-    """Several sentences on one Figure; ``items`` are (matrix, source_tokens, target_tokens, "
-    "title)."""
+    """Several sentences on one Figure.
+
+    ``items`` are (matrix, source_tokens, target_tokens, title) tuples.
+    """
     if not items:
         raise ValueError("heatmap_grid needs at least one sentence")
     rows = -(-len(items) // columns)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import signal
-import time
 
 import keras
 from tqdm import tqdm
@@ -50,10 +49,8 @@ class StepCallback(keras.callbacks.Callback):
         self.state = trainer.state
         self.stop_reason: str | None = None
         self.bar = None
-        self._clock = time.monotonic()
 
     def on_train_begin(self, logs=None):
-        self._clock = time.monotonic()
         self.bar = tqdm(
             total=self.trainer.steps_per_epoch,
             initial=self.state.step_in_epoch,
@@ -63,11 +60,6 @@ class StepCallback(keras.callbacks.Callback):
             dynamic_ncols=True,
             leave=True,
         )
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        self.state.elapsed_s += now - self._clock
-        self._clock = now
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
@@ -79,7 +71,7 @@ class StepCallback(keras.callbacks.Callback):
         self.state.global_step += 1
         self.state.step_in_epoch += 1
         failpoint("step")
-        self._tick()
+        self.trainer.step_done()
         self.bar.update(1)
         accuracy = float(logs.get("accuracy", 0))
         self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.3f}", refresh=False)
@@ -93,6 +85,5 @@ class StepCallback(keras.callbacks.Callback):
             self.trainer.save()
 
     def on_train_end(self, logs=None):
-        self._tick()
         if self.bar is not None:
             self.bar.close()

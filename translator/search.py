@@ -76,7 +76,7 @@ def greedy_search(next_fn, initial_state, max_lengths, steps, offsets, source_le
     def step(carry, i):
         state, token, finished, _ = carry
         logits, state, attention = next_fn(token, state)
-        next_token = ops.cast(ops.argmax(logits + offsets, axis=-1), "int32")
+        next_token = ops.cast(ops.argmax(ops.cast(logits, "float32") + offsets, axis=-1), "int32")
         next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
         finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
         carry = (state, next_token, finished, attention)
@@ -86,7 +86,7 @@ def greedy_search(next_fn, initial_state, max_lengths, steps, offsets, source_le
         initial_state,
         ops.full((batch,), START_ID, "int32"),
         ops.zeros((batch,), "bool"),
-        ops.zeros((batch, source_length), initial_state.dtype),
+        ops.zeros((batch, source_length), "float32"),
     )
     _, (_, tokens, _, attention) = ops.scan(step, init, ops.arange(steps, dtype="int32"))
     return ops.transpose(tokens, (1, 0)), ops.transpose(attention, (1, 0, 2))
@@ -115,7 +115,8 @@ def beam_search(next_fn, initial_state, max_lengths, steps, *, beam_size, length
     def step(carry, i):
         state, token, scores, finished, lengths, _ = carry
         logits, state, _ = next_fn(token, state)
-        log_probs = ops.reshape(ops.log_softmax(logits + offsets, axis=-1), (batch, k, vocab))
+        log_probs = ops.log_softmax(ops.cast(logits, "float32") + offsets, axis=-1)
+        log_probs = ops.reshape(log_probs, (batch, k, vocab))
         at_limit = ops.expand_dims(ops.greater_equal(i, limits), -1)  # (batch, 1, 1): words used up
         log_probs = ops.where(at_limit, log_probs + end_only, log_probs)
         log_probs = ops.where(ops.expand_dims(finished, -1), padding_only, log_probs)

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from translator.errors import UserError
 
 
@@ -16,7 +18,8 @@ class TrainState:
 
     ``epoch`` counts completed epochs and ``step_in_epoch`` the steps done in the current
     one, so a resumed run starts at the exact batch where it stopped. ``elapsed_s`` is the
-    time spent training and validating (what ``train.max_minutes`` limits).
+    time spent training and validating (what ``train.max_minutes`` limits); ``planned_*``
+    record the epochs that budget allows and the timings they were planned from.
     """
 
     global_step: int = 0
@@ -28,6 +31,9 @@ class TrainState:
     bad_epochs: int = 0
     finished: bool = False
     seed_states: list = field(default_factory=list)
+    planned_epochs: int | None = None  # what train.max_minutes allows, planned after epoch 1
+    planned_step_s: float | None = None
+    planned_validation_s: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -37,6 +43,14 @@ class TrainState:
         """Read a saved state; keys this version does not know are ignored, missing ones default."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in names})
+
+    def capture_seeds(self, model) -> None:
+        """Keep the states of the model's random generators (dropout) for an exact resume."""
+        self.seed_states = [np.asarray(v).tolist() for v in _seed_variables(model)]
+
+    def restore_seeds(self, model) -> None:
+        for variable, value in zip(_seed_variables(model), self.seed_states):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
@@ -54,3 +68,7 @@ class TrainState:
                 f"checkpoint state {path} is unreadable ({error.__class__.__name__}); "
                 f"delete {checkpoint} to fall back to an older one"
             ) from None
+
+
+def _seed_variables(model) -> list:
+    return [v for v in model.variables if "seed_generator" in v.path]

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from translator import backends, rundir
 from translator import config as config_lib
+from translator.budget import Budget
 from translator.checkpoints import CheckpointManager, RunLock
-from translator.corpus import load_corpus, references_by_source
+from translator.corpus import load_corpus
 from translator.errors import UserError
 from translator.faults import failpoint
 from translator.model import build_model
@@ -31,42 +31,30 @@ from translator.runlog import RunLog
 from translator.state import TrainState
 
 
-@dataclass
-class TrainResult:
-    """What ``train`` ends with: the final state, why it stopped early, the test scores."""
-
-    state: TrainState
-    stopped_by: str | None = None
-    test: dict | None = None
-
-
-def train(
-    config: config_lib.Config,
-    run_dir,
-    *,
-    show_progress: bool = True,
-    evaluate_test: bool = True,
-    log=print,
-) -> TrainResult:
-    """Train (or resume) the run in ``run_dir`` as ``config`` says."""
-    trainer = Trainer(config, Path(run_dir), show_progress=show_progress, log=log)
-    return trainer.run(evaluate_test=evaluate_test)
-
-
 class Trainer:
     """One training run: corpus, vocabularies, batch plans, model, checkpoints, logs, state."""
 
     def __init__(
-        self, config: config_lib.Config, run_dir: Path, *, show_progress: bool = True, log=print
+        self,
+        config: config_lib.Config,
+        run_dir: Path,
+        *,
+        show_progress: bool = True,
+        log=print,
+        clock=time.monotonic,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.show_progress, self.log = show_progress, log
+        self.budget = Budget(config.train, clock)
         self.checkpoints = CheckpointManager(self.run_dir, config.train.keep_checkpoints)
         self.state = TrainState()
         self.model = self.plan = self.valid_plan = self.runlog = None
 
     # -- the run ------------------------------------------------------------------------
-    def run(self, evaluate_test: bool = True) -> TrainResult:
+    def run(self, evaluate_test: bool = True):
+        """Train to the end (or a stop signal); a ``train.TrainResult``."""
+        from translator.train import TrainResult
+
         with RunLock(self.run_dir):
             rundir.check_resumable(self.run_dir, self.config)
             self.prepare()
@@ -92,16 +80,7 @@ class Trainer:
             self.run_dir, config.data, train_frame
         )
         config_lib.save(config, self.run_dir / rundir.CONFIG_FILE)
-        if t.backend not in ("auto", backends.name()):
-            raise UserError(
-                f"train.backend is {t.backend} but Keras runs on {backends.name()}; "
-                "start a new process (python -m translator train picks the backend)"
-            )
-        devices = backends.use_devices(t.devices, t.batch_size)
-        self.log(
-            f"training on {len(devices)} device{'s' * (len(devices) > 1)} "
-            f"({', '.join(devices)}), Keras backend {backends.name()}"
-        )
+        self.log(backends.prepare(t))
         keras.utils.set_random_seed(t.seed)
         random.seed(t.seed)
         pairs = encode_pairs(train_frame, self.source_index, self.target_index)
@@ -115,7 +94,7 @@ class Trainer:
         if latest is not None:
             self.state = TrainState.load(latest)
             self.model = rundir.load_model(latest / "model.keras", compile=True)
-            self.restore_seed_states()
+            self.state.restore_seeds(self.model)
             self.log(
                 f"resuming from {latest.name}: epoch {self.state.epoch + 1}, "
                 f"step {self.state.step_in_epoch} of {self.steps_per_epoch}"
@@ -135,11 +114,17 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return len(self.plan)
 
+    @property
+    def epochs(self) -> int:
+        """The epochs this run trains: the budget's plan, else ``train.epochs``."""
+        return self.state.planned_epochs or self.config.train.epochs
+
     # -- the epoch loop -----------------------------------------------------------------
     def fit(self) -> str | None:
         """Train epoch by epoch until done; the signal's name if one stopped it first."""
+        self.budget.restart()
         with StopRequest() as stop:
-            while not self.state.finished and self.state.epoch < self.config.train.epochs:
+            while not self.state.finished and self.state.epoch < self.epochs:
                 logs, reason = self.train_epoch(stop)
                 if reason == "nan":
                     last = self.checkpoints.latest()
@@ -163,8 +148,8 @@ class Trainer:
 
     def train_epoch(self, stop: StopRequest) -> tuple[dict, str | None]:
         """The rest of the current epoch: its last logs and why it stopped early, if it did."""
-        s, epochs = self.state, self.config.train.epochs
-        callback = StepCallback(self, stop, f"epoch {s.epoch + 1}/{epochs}")
+        s = self.state
+        callback = StepCallback(self, stop, f"epoch {s.epoch + 1}/{self.epochs}")
         if s.step_in_epoch >= self.steps_per_epoch:
             return {}, None
         history = self.model.fit(
@@ -183,7 +168,10 @@ class Trainer:
     def end_epoch(self, logs: dict, time_up: bool) -> None:
         """Validate, log, move the counters, checkpoint, and point ``best`` at the best."""
         row = self.validate(logs, bleu=self.bleu_due(time_up))
+        validation_s = self.tick()
         self.log_epoch(row)
+        if self.budget.planning_due(self.state, self.steps_per_epoch):
+            self.plan_schedule(validation_s)
         improved = self.advance(row.get("val_bleu"), time_up)
         path = self.save()
         if improved or self.checkpoints.best() is None:
@@ -220,45 +208,34 @@ class Trainer:
 
     def bleu_due(self, time_up: bool) -> bool:
         epoch = self.state.epoch + 1
-        return (
-            epoch % self.config.train.bleu_every_epochs == 0
-            or time_up
-            or epoch == self.config.train.epochs
-        )
+        return epoch % self.config.train.bleu_every_epochs == 0 or time_up or epoch == self.epochs
 
     def validation_bleu(self) -> dict:
-        """BLEU/chrF of up to ``train.bleu_sample`` validation sources, and 3 examples logged.
+        """BLEU/chrF of up to ``train.bleu_sample`` validation sources; 3 examples logged.
 
         Greedy: it tracks progress as the beam does at a seventh of the time (434 against 58
         sentences/s), which goes to training; the test split is scored with the configured beam.
         """
-        from translator.decode import translate_tokens
-        from translator.evaluate import score
+        from translator.evaluate import sample_scores
         from translator.search import DecodeOptions
 
-        refs = references_by_source(self.corpus.split("valid"))
-        sample = self.config.train.bleu_sample
-        if sample and len(refs) > sample:
-            refs = refs.sample(n=sample, random_state=0)
-        greedy = DecodeOptions.from_config(self.config.decode, beam_size=1)
-        results = translate_tokens(
-            self.model,
+        run = rundir.Run(
+            self.run_dir,
+            self.config,
             self.source_index,
             self.target_index,
-            list(refs["source_tokens"]),
-            options=greedy,
-            batch_size=self.config.decode.batch_size,
-            target_lang=self.config.data.target_lang,
-            max_source_tokens=self.config.decode.max_source_tokens,
+            self.model,
+            None,
+            DecodeOptions.from_config(self.config.decode, beam_size=1),
         )
-        hypotheses = [r.text for r in results]
-        for source, references, hypothesis in list(
-            zip(refs["source"], refs["references"], hypotheses)
-        )[:3]:
+        report, examples = sample_scores(
+            run, self.corpus.split("valid"), self.config.train.bleu_sample
+        )
+        for source, reference, hypothesis in examples[:3]:
             self.log(
-                f"  Source:     {source}\n  Reference:  {references[0]}\n  Hypothesis: {hypothesis}"
+                f"  Source:     {source}\n  Reference:  {reference}\n  Hypothesis: {hypothesis}"
             )
-        return score(hypotheses, list(refs["references"]))
+        return report
 
     def log_epoch(self, row: dict) -> None:
         figures = ", ".join(
@@ -285,31 +262,41 @@ class Trainer:
         if time_up:
             self.log(f"time budget of {t.max_minutes} min reached")
         patience_over = t.early_stopping_patience and s.bad_epochs >= t.early_stopping_patience
-        s.finished = bool(time_up or patience_over or s.epoch >= t.epochs)
+        s.finished = bool(time_up or patience_over or s.epoch >= self.epochs)
         return improved
 
     # -- checkpoints and limits -----------------------------------------------------------
     def save(self) -> Path:
         """Checkpoint the model and the state (with the dropout generators' states)."""
         backends.sync_variables(self.model)
-        self.state.seed_states = [np.asarray(v).tolist() for v in self.seed_variables()]
+        self.tick()
+        self.state.capture_seeds(self.model)
         return self.checkpoints.save(self.model, self.state)
-
-    def seed_variables(self) -> list:
-        return [v for v in self.model.variables if "seed_generator" in v.path]
-
-    def restore_seed_states(self) -> None:
-        for variable, value in zip(self.seed_variables(), self.state.seed_states):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
 
     def checkpoint_due(self) -> bool:
         s = self.state
         every = self.config.train.checkpoint_every_steps
         return s.global_step % every == 0 and s.step_in_epoch < self.steps_per_epoch
 
+    def tick(self) -> float:
+        return self.budget.tick(self.state)
+
+    def step_done(self) -> None:
+        """After every training step (``StepCallback``): count its time for the budget."""
+        self.budget.step_done(self.state, self.steps_per_epoch)
+
     def out_of_time(self) -> bool:
-        minutes = self.config.train.max_minutes
-        return bool(minutes) and self.state.elapsed_s >= minutes * 60
+        return self.budget.out_of_time(self.state)
+
+    def plan_schedule(self, validation_s: float) -> None:
+        """Plan the epochs that fit the budget and stretch the learning-rate schedule to them."""
+        from translator.optimizer import learning_rate
+
+        plan = self.budget.plan(self.state, self.steps_per_epoch, validation_s)
+        train = self.config.train
+        self.model.optimizer.learning_rate = learning_rate(train, self.steps_per_epoch, plan.epochs)
+        self.model.make_train_function(force=True)  # the schedule is part of the compiled step
+        self.log(plan.describe(train.max_minutes))
 
     def evaluate_test(self) -> dict | None:
         """Score the best checkpoint on the test split (if it has sentences)."""

@@ -1,0 +1,38 @@
+"""``train``: the library entry point of training (the CLI's ``train`` command calls it)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from translator.config import Config
+from translator.state import TrainState
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` ends with: the final state, why it stopped early, the test scores."""
+
+    state: TrainState
+    stopped_by: str | None = None
+    test: dict | None = None
+
+
+def train(
+    config: Config,
+    run_dir,
+    *,
+    show_progress: bool = True,
+    evaluate_test: bool = True,
+    log=print,
+    clock=time.monotonic,
+) -> TrainResult:
+    """Train (or resume) the run in ``run_dir`` as ``config`` says.
+
+    ``clock`` (seconds, monotonic) times the budget; tests pass a fake one.
+    """
+    from translator.trainer import Trainer
+
+    trainer = Trainer(config, Path(run_dir), show_progress=show_progress, log=log, clock=clock)
+    return trainer.run(evaluate_test=evaluate_test)
