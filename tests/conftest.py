@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,36 @@ def trained_run(tmp_path_factory, corpus_path):
     )
     result = train(config, run_dir, show_progress=False, log=lambda *_: None)
     return run_dir, result.state
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run_main(*args, stdin: bytes = b"") -> Done:
+    """``python -m translator ARGS`` in this process: its exit status and output.
+
+    The command line's own code, without a new interpreter's start-up; the tests that kill
+    or signal a training run use real subprocesses instead.
+    """
+    import contextlib
+    import io
+    import sys
+
+    from translator.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        sys.stdin = saved_stdin
+    return Done(code, out.getvalue().encode(), err.getvalue().encode())

@@ -1,12 +1,10 @@
 """Decoding, translate / evaluate / plot on a small trained run."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import run_main
 
 from translator.corpus import load_corpus, references_by_source
 from translator.decode import translate_run, translate_sentences
@@ -20,13 +18,7 @@ def run(trained_run):
 
 
 def cli(*args, stdin=""):
-    return subprocess.run(
-        [sys.executable, "-m", "translator", *args],
-        input=stdin.encode(),
-        capture_output=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    return run_main(*args, stdin=stdin.encode())
 
 
 def test_overfit_model_decodes_its_training_targets_exactly(run):

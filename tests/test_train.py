@@ -138,8 +138,10 @@ def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_p
 ):
     config = config_for(corpus_path, "train.max_minutes=1", "train.epochs=10")
     lines = []
-    full = train(config, tmp_path / "full", **{**QUIET, "log": lines.append}, clock=FakeClock()).state
-    assert full.planned_epochs == 4 and full.epoch == 4 and full.finished
+    full = train(
+        config, tmp_path / "full", **{**QUIET, "log": lines.append}, clock=FakeClock()
+    ).state
+    assert full.planned_epochs == 4 and full.plan_revised and full.epoch == 4 and full.finished
     assert any(line.startswith("planned 4 epochs for the 1-minute budget") for line in lines)
     assert 0.9 * 60 <= full.elapsed_s <= 60  # the budget is used, and not overrun
     model = keras.saving.load_model(CheckpointManager(tmp_path / "full").latest() / "model.keras")
@@ -164,9 +166,16 @@ def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_p
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_planning_never_exceeds_train_epochs_and_can_be_turned_off(tmp_path, corpus_path):
-    capped = config_for(corpus_path, "train.max_minutes=100", "train.epochs=2")
-    assert train(capped, tmp_path / "capped", **QUIET, clock=FakeClock()).state.planned_epochs == 2
-    fixed = config_for(corpus_path, "train.max_minutes=100", "train.plan_epochs=false")
-    state = train(fixed, tmp_path / "fixed", **QUIET, clock=FakeClock()).state
-    assert state.planned_epochs is None and state.epoch == 2
+def test_planning_never_exceeds_train_epochs_and_can_be_turned_off():
+    from translator.budget import Budget, plan_epochs
+    from translator.config import TrainConfig
+    from translator.state import TrainState
+
+    kwargs = dict(budget_s=600, elapsed_s=60, step_s=1.0, steps_per_epoch=50, validation_s=10)
+    assert plan_epochs(**kwargs, epochs_done=1, upper_bound=30).epochs == 1 + int((582 - 60) / 60)
+    assert plan_epochs(**kwargs, epochs_done=1, upper_bound=3).epochs == 3
+    assert plan_epochs(**kwargs | {"elapsed_s": 900}, epochs_done=2, upper_bound=30).epochs == 2
+    done = TrainState(epoch=0, step_in_epoch=50)
+    assert Budget(TrainConfig(max_minutes=10)).planning_due(done, 50)
+    assert not Budget(TrainConfig(max_minutes=10, plan_epochs=False)).planning_due(done, 50)
+    assert not Budget(TrainConfig(max_minutes=0)).planning_due(done, 50)

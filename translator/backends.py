@@ -84,6 +84,15 @@ def sync_variables(model) -> None:
         model.jax_state_sync()
 
 
+def use_compilation(model) -> None:
+    """Compile the train step as this backend does best: XLA on JAX, a graph on TensorFlow.
+
+    A saved model remembers the ``jit_compile`` its first backend resolved (off for
+    TensorFlow on a CPU, where XLA measured slower), which would leave JAX running op by op.
+    """
+    model.jit_compile = name() == "jax"
+
+
 def process_index() -> int:
     if name() == "jax":
         import jax

@@ -4,8 +4,8 @@ A fixed epoch count either stops early on a fast machine or is cut by the budget
 one, with its learning-rate schedule unfinished. With a budget, the trainer instead times
 the first epoch (steps after a warm-up, which excludes compilation, and the validation that
 follows) and plans the epochs that fit, ``train.epochs`` being the upper bound; the
-schedule's horizon becomes that plan. The plan is kept in the run's state, so a resumed run
-follows the same schedule.
+schedule's horizon becomes that plan. Epoch 2, free of compilation, revises it once. The
+plan is kept in the run's state, so a resumed run follows the same schedule.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ class Plan:
     step_s: float
     validation_s: float
 
-    def describe(self, minutes: float) -> str:
+    def describe(self, minutes: float, revised: bool = False) -> str:
+        verb = "revised the plan to" if revised else "planned"
         return (
-            f"planned {self.epochs} epochs for the {minutes:g}-minute budget "
+            f"{verb} {self.epochs} epochs for the {minutes:g}-minute budget "
             f"({1000 * self.step_s:.0f} ms per step, {self.validation_s:.0f} s of validation "
             "per epoch)"
         )
@@ -41,7 +42,8 @@ class Budget:
     def __init__(self, train_config, now=time.monotonic):
         self.train, self.now = train_config, now
         self.mark = now()
-        self.timed_steps: list[tuple[int, float]] = []  # (step in epoch, time) in epoch 1
+        self.first_step = 0  # step in epoch where this process began the current epoch
+        self.timed_steps: list[tuple[int, float]] = []  # (step in epoch, time) of this epoch
 
     def restart(self) -> None:
         self.mark = self.now()
@@ -53,26 +55,40 @@ class Budget:
         state.elapsed_s += seconds
         return seconds
 
+    def epoch_begins(self, state) -> None:
+        self.first_step, self.timed_steps = state.step_in_epoch, []
+
     def step_done(self, state, steps_per_epoch: int) -> None:
-        """Count a step's time; in epoch 1, note when its warm-up and its last step end."""
+        """Count a step's time; note when the epoch's warm-up (compilation) and last step end."""
         self.tick(state)
         warmup = min(100, max(1, int(steps_per_epoch * WARMUP_FRACTION)))
-        if state.epoch == 0 and state.step_in_epoch in (warmup, steps_per_epoch):
+        if state.step_in_epoch in (self.first_step + warmup, steps_per_epoch):
             self.timed_steps.append((state.step_in_epoch, self.mark))
 
     def out_of_time(self, state) -> bool:
         return bool(self.train.max_minutes) and state.elapsed_s >= 60 * self.train.max_minutes
 
     def planning_due(self, state, steps_per_epoch: int) -> bool:
-        """After epoch 1, once per run, when a budget is set and planning is on."""
-        first_epoch_done = state.epoch == 0 and state.step_in_epoch >= steps_per_epoch
+        """After epoch 1 (the plan) and epoch 2 (its revision), with a budget and planning on."""
         planning = self.train.max_minutes and self.train.plan_epochs
-        return bool(planning and state.planned_epochs is None and first_epoch_done)
+        epoch_done = state.step_in_epoch >= steps_per_epoch
+        first = state.epoch == 0 and state.planned_epochs is None
+        second = state.epoch == 1 and not state.plan_revised
+        return bool(planning and epoch_done and (first or second))
 
     def plan(self, state, steps_per_epoch: int, validation_s: float) -> Plan:
-        """Plan the epochs that fit and record the plan in ``state``."""
+        """Plan (or revise) the epochs that fit from this epoch's timings; record it in ``state``.
+
+        Epoch 1's validation includes compiling the decoder, so epoch 2, timed again, revises
+        the plan. An epoch timed too little in this process (resumed near its end) keeps the
+        plan made before it, or plans from the run's average step time.
+        """
         step_s = self.step_seconds()
-        if step_s is None:  # epoch 1 was resumed in this process: its average, compilation included
+        revising = state.planned_epochs is not None
+        if step_s is None and revising:
+            state.plan_revised = True
+            return Plan(state.planned_epochs, state.planned_step_s, state.planned_validation_s)
+        if step_s is None:  # resumed late in epoch 1: the average, compilation included
             step_s = (state.elapsed_s - validation_s) / max(1, state.global_step)
         plan = plan_epochs(
             budget_s=60 * self.train.max_minutes,
@@ -80,15 +96,15 @@ class Budget:
             step_s=step_s,
             steps_per_epoch=steps_per_epoch,
             validation_s=validation_s,
-            epochs_done=1,
+            epochs_done=state.epoch + 1,
             upper_bound=self.train.epochs,
         )
-        state.planned_epochs = plan.epochs
+        state.planned_epochs, state.plan_revised = plan.epochs, revising
         state.planned_step_s, state.planned_validation_s = round(step_s, 4), round(validation_s, 2)
         return plan
 
     def step_seconds(self) -> float | None:
-        """Seconds per step after the warm-up of epoch 1, if it was timed in this process."""
+        """Seconds per step of this epoch after its warm-up, if this process timed them."""
         if len(self.timed_steps) < 2:
             return None
         (first, start), (last, end) = self.timed_steps[0], self.timed_steps[-1]

@@ -24,6 +24,7 @@ class DataConfig:
     corpus: str = "data/fra-eng/fra.txt"
     source_lang: str = "en"
     target_lang: str = "fr"
+    columns: list = field(default_factory=lambda: ["en", "auto"])
     lowercase: bool = False
     max_tokens: int = 30
     max_pairs: int = 0
@@ -46,13 +47,13 @@ class ModelConfig:
     attention_units: int = 0
     dropout: float = 0.15
     tie_embeddings: bool = True
-    dtype: str = "float32"
+    dtype: str = "mixed_bfloat16"
 
 
 @dataclass
 class TrainConfig:
     batch_size: int = 128
-    epochs: int = 11
+    epochs: int = 30
     learning_rate: float = 0.002
     lr_schedule: str = "cosine"
     warmup_steps: int = 200
@@ -140,6 +141,10 @@ def _check_type(name: str, value, kind):
 
 def _check_value(section: str, key: str, value, kind):
     name = f"{section}.{key}"
+    if kind is list:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        raise UserError(f"config key {name} must be a list of strings, not {value!r}")
     if kind == int | str:  # "auto" or a count
         if value == "auto" or (
             isinstance(value, int) and not isinstance(value, bool) and value > 0
@@ -183,6 +188,9 @@ def from_dict(raw: dict) -> Config:
                     f"unknown config key {section}.{key}; see configs/default.yaml for the keys"
                 )
             setattr(target, key, _check_value(section, key, value, hints[key]))
+    from translator.languages import rules
+
+    rules(config.data.source_lang), rules(config.data.target_lang)  # known languages only
     if config.data.valid_fraction + config.data.test_fraction >= 1:
         raise UserError("config keys data.valid_fraction + data.test_fraction must be below 1")
     return config

@@ -101,10 +101,42 @@ def _decode_lines(data: bytes, report: SkipReport, start: int = 1):
             report.skip("invalid UTF-8", number)
 
 
+def column_order(columns, source_lang: str, target_lang: str) -> tuple[int, int]:
+    """Which column of a two-column file holds the source and which the target: (0, 1) or (1, 0).
+
+    ``columns`` names the language of each column; ``auto`` stands for the language of the
+    config that the other column does not name (manythings.org files: ``[en, auto]``).
+    """
+    if not (isinstance(columns, (list, tuple)) and len(columns) == 2):
+        raise UserError(
+            "data.columns must name the languages of the 2 columns, e.g. [en, auto], not "
+            f"{columns!r}"
+        )
+    langs = [source_lang, target_lang]
+    named = list(columns)
+    for i, lang in enumerate(named):
+        if lang == "auto":
+            other = named[1 - i]
+            rest = [code for code in langs if code != other]
+            named[i] = rest[0] if len(rest) == 1 and other in langs else "auto"
+    if sorted(named) != sorted(langs):
+        raise UserError(
+            f"data.columns says the file's columns hold {columns[0]} and {columns[1]}, which "
+            "does not "
+            f"fit data.source_lang {source_lang} and data.target_lang {target_lang}; name the "
+            "languages of the file's columns in data.columns (manythings.org files: [en, auto])"
+        )
+    return (0, 1) if named[0] == source_lang else (1, 0)
+
+
 def read_pairs(
-    corpus: str | Path, source_lang: str = "en", target_lang: str = "fr"
+    corpus: str | Path, source_lang: str = "en", target_lang: str = "fr", columns=("en", "auto")
 ) -> tuple[pd.DataFrame, SkipReport]:
-    """Raw (source, target, line) rows of a corpus, and what was skipped."""
+    """Raw (source, target, line) rows of a corpus, and what was skipped.
+
+    An Anki file's source and target columns are the ones ``columns`` names for the
+    languages; parallel files are found by the language codes.
+    """
     path = Path(corpus)
     report = SkipReport()
     rows: list[tuple[str, str, int]] = []
@@ -126,12 +158,13 @@ def read_pairs(
             except UnicodeDecodeError:
                 report.skip("invalid UTF-8", number)
     elif path.exists():
+        source_column, target_column = column_order(columns, source_lang, target_lang)
         for number, line in _decode_lines(_read_bytes(path), report):
-            columns = line.rstrip("\r\n").split("\t")
-            if len(columns) < 2:
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < 2:
                 report.skip("no tab", number)
                 continue
-            _add_pair(rows, report, columns[0], columns[1], number)
+            _add_pair(rows, report, fields[source_column], fields[target_column], number)
     else:
         raise UserError(
             f"corpus {path} does not exist; run `make data` (or give CORPUS=path), "
@@ -173,15 +206,22 @@ class Corpus:
 
 def load_corpus(config: DataConfig, corpus: str | Path | None = None) -> Corpus:
     """Read, clean, tokenize, filter, deduplicate and split a corpus as ``config`` says."""
-    frame, report = read_pairs(corpus or config.corpus, config.source_lang, config.target_lang)
+    frame, report = read_pairs(
+        corpus or config.corpus, config.source_lang, config.target_lang, config.columns
+    )
     if frame.empty:
         raise UserError(
             f"corpus {corpus or config.corpus} has no usable sentence pairs "
             f"({report.lines_read} lines read; {report.summary()}); expected "
             "'source<TAB>target' lines"
         )
-    frame["source_tokens"] = [tokenize(s, config.lowercase) for s in frame["source"]]
-    frame["target_tokens"] = [tokenize(t, config.lowercase) for t in frame["target"]]
+    lower = config.lowercase
+    frame["source_tokens"] = [
+        tokenize(s, config.source_lang, lowercase=lower) for s in frame["source"]
+    ]
+    frame["target_tokens"] = [
+        tokenize(t, config.target_lang, lowercase=lower) for t in frame["target"]
+    ]
     too_long = (frame["source_tokens"].map(len) > config.max_tokens) | (
         frame["target_tokens"].map(len) > config.max_tokens
     )

@@ -116,7 +116,8 @@ def translate_sentences(
     run, sentences: list[str], *, batch_size: int | None = None, warn=None
 ) -> list[Translation]:
     """Clean, tokenize and translate raw sentences with a loaded run (``rundir.Run``)."""
-    token_lists = [tokenize(s, run.config.data.lowercase) for s in sentences]
+    data = run.config.data
+    token_lists = [tokenize(s, data.source_lang, lowercase=data.lowercase) for s in sentences]
     results = translate_run(run, token_lists, batch_size)
     for number, result in enumerate(results, 1):
         if result.truncated:

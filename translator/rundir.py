@@ -73,12 +73,17 @@ def load_model(path: Path, compile: bool = False):
             "older one"
         )
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a damaged file
         raise UserError(
             f"model file {path} cannot be loaded ({error.__class__.__name__}); it is corrupt, "
             "delete its checkpoint to use an older one"
         ) from None
+    if compile:
+        from translator import backends
+
+        backends.use_compilation(model)
+    return model
 
 
 def load_run(

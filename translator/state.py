@@ -34,6 +34,7 @@ class TrainState:
     planned_epochs: int | None = None  # what train.max_minutes allows, planned after epoch 1
     planned_step_s: float | None = None
     planned_validation_s: float | None = None
+    plan_revised: bool = False  # the plan made after epoch 1 was revised after epoch 2
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -149,6 +149,7 @@ class Trainer:
     def train_epoch(self, stop: StopRequest) -> tuple[dict, str | None]:
         """The rest of the current epoch: its last logs and why it stopped early, if it did."""
         s = self.state
+        self.budget.epoch_begins(s)
         callback = StepCallback(self, stop, f"epoch {s.epoch + 1}/{self.epochs}")
         if s.step_in_epoch >= self.steps_per_epoch:
             return {}, None
@@ -296,7 +297,7 @@ class Trainer:
         train = self.config.train
         self.model.optimizer.learning_rate = learning_rate(train, self.steps_per_epoch, plan.epochs)
         self.model.make_train_function(force=True)  # the schedule is part of the compiled step
-        self.log(plan.describe(train.max_minutes))
+        self.log(plan.describe(train.max_minutes, revised=self.state.plan_revised))
 
     def evaluate_test(self) -> dict | None:
         """Score the best checkpoint on the test split (if it has sentences)."""
