@@ -4,10 +4,11 @@ VENV   ?= .venv
 REQUIREMENTS ?= requirements.txt
 PY     := $(VENV)/bin/python
 CONFIG ?= configs/default.yaml
-RUN    ?= runs/default
+RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 SHARED_CORPUS := ../shared/data/fra-eng/fra.txt
 CORPUS ?= $(if $(wildcard $(SHARED_CORPUS)),$(SHARED_CORPUS),https://www.manythings.org/anki/fra-eng.zip)
-DATA   := data/fra-eng/fra.txt
+DEFAULT_DATA := data/fra-eng/fra.txt
+DATA   := $(or $(shell sed -n 's/^ *corpus: *\([^ #]*\).*/\1/p' $(CONFIG) 2>/dev/null),$(DEFAULT_DATA))
 TEXT   ?= I am cold.
 ARGS   ?=
 
@@ -27,11 +28,14 @@ setup-gpu:  ## create .venv-gpu with requirements-gpu.txt (JAX with CUDA, no Ten
 train-gpu:  ## train runs/gpu with configs/gpu.yaml on JAX in .venv-gpu
 	$(MAKE) train VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt CONFIG=configs/gpu.yaml RUN=runs/gpu
 
-$(DATA): | $(VENV)/.installed
-	$(PY) -m translator data --corpus "$(CORPUS)" --out $(DATA)
+$(DEFAULT_DATA): | $(VENV)/.installed
+	$(PY) -m translator data --corpus "$(CORPUS)" --out $@
 
-data: $(VENV)/.installed  ## copy, unzip or download the corpus to data/fra-eng/fra.txt (CORPUS=path|url)
-	$(PY) -m translator data --corpus "$(CORPUS)" --out $(DATA)
+data/%:
+	@echo "error: $@ is missing; run make data CORPUS=<its .zip, .txt or URL> first" >&2; exit 2
+
+data: $(VENV)/.installed  ## copy, unzip or download a corpus under data/ (CORPUS=path|url; default fra-eng)
+	$(PY) -m translator data --corpus "$(CORPUS)"
 
 stats: $(VENV)/.installed $(DATA)  ## corpus statistics (table + runs/stats.json)
 	$(PY) -m translator stats --config $(CONFIG) $(ARGS)

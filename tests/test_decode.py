@@ -51,7 +51,7 @@ def test_batched_and_single_decoding_agree_and_keep_order(run):
 
 def test_unknown_words_show_as_unk_and_never_crash(run):
     result = translate_sentences(run, ["I see the zebra."])[0]
-    assert result.source_tokens == ["I", "see", "the", "<unk>", "."]
+    assert result.source_tokens == ["I", "see", "the", "<unk>", ".", "<end>"]
     assert result.text
 
 
@@ -59,7 +59,7 @@ def test_overlong_input_warns_and_keeps_the_start(run):
     warnings = []
     long = "I see the cat. " * 60
     result = translate_sentences(run, [long], warn=warnings.append)[0]
-    assert result.truncated and len(result.source_tokens) == run.config.decode.max_source_tokens
+    assert result.truncated and len(result.source_tokens) == run.config.decode.max_source_tokens + 1
     assert result.source_tokens[:4] == ["I", "see", "the", "cat"]
     assert warnings and "max_source_tokens" in warnings[0]
 

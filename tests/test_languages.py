@@ -152,15 +152,26 @@ def test_real_sentences_round_trip(lang):
         assert detokenize(tokenize(sentence, lang), lang) == sentence
 
 
-@pytest.mark.parametrize("text, lang, tokens", [
-    ("¿Dónde está? ¡Hola!", "es", ["¿", "Dónde", "está", "?", "¡", "Hola", "!"]),
-    ("I don't, it's Tom's.", "en", ["I", "do", "n't", ",", "it", "'s", "Tom", "'s", "."]),
-    ("J'ai dit : est-ce vrai ?", "fr", ["J'", "ai", "dit", ":", "est", "-ce", "vrai", "?"]),
-    ("Dell'acqua, un po' di più.", "it", ["Dell'", "acqua", ",", "un", "po'", "di", "più", "."]),
-    ("Chama-se Ana; o guarda-chuva.", "pt", ["Chama", "-se", "Ana", ";", "o", "guarda-chuva", "."]),
-    ("Wie geht's?", "de", ["Wie", "geht's", "?"]),
-    ("Vamos al cine del barrio.", "es", ["Vamos", "al", "cine", "del", "barrio", "."]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, lang, tokens",
+    [
+        ("¿Dónde está? ¡Hola!", "es", ["¿", "Dónde", "está", "?", "¡", "Hola", "!"]),
+        ("I don't, it's Tom's.", "en", ["I", "do", "n't", ",", "it", "'s", "Tom", "'s", "."]),
+        ("J'ai dit : est-ce vrai ?", "fr", ["J'", "ai", "dit", ":", "est", "-ce", "vrai", "?"]),
+        (
+            "Dell'acqua, un po' di più.",
+            "it",
+            ["Dell'", "acqua", ",", "un", "po'", "di", "più", "."],
+        ),
+        (
+            "Chama-se Ana; o guarda-chuva.",
+            "pt",
+            ["Chama", "-se", "Ana", ";", "o", "guarda-chuva", "."],
+        ),
+        ("Wie geht's?", "de", ["Wie", "geht's", "?"]),
+        ("Vamos al cine del barrio.", "es", ["Vamos", "al", "cine", "del", "barrio", "."]),
+    ],
+)
 def test_tricky_cases_tokenize_as_each_language_does(text, lang, tokens):
     assert tokenize(text, lang) == tokens
 

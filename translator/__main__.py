@@ -47,14 +47,19 @@ def _run(args, **overrides):
 
 
 def _decoding(args) -> dict:
-    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+    return {
+        "beam_size": args.beam_size,
+        "length_penalty": args.length_penalty,
+        "unk_replace": args.unk_replace,
+    }
 
 
 def cmd_data(args) -> None:
-    from translator.download import DEFAULT_URL, fetch_corpus
+    from translator.download import DEFAULT_URL, default_corpus_path, fetch_corpus
 
     source = args.corpus or DEFAULT_URL
-    target = fetch_corpus(source, Path(args.out), Path(args.data_dir), args.sha256)
+    out = Path(args.out) if args.out else default_corpus_path(source, Path(args.data_dir))
+    target = fetch_corpus(source, out, Path(args.data_dir), args.sha256)
     print(f"corpus ready: {target} ({target.stat().st_size:,} bytes, from {source})")
 
 
@@ -158,6 +163,12 @@ def _with_decoding(parser) -> None:
         help="beam winner by score / length^A (0 favours short outputs; "
         "default: decode.length_penalty of the run's config)",
     )
+    parser.add_argument(
+        "--unk-replace",
+        choices=("none", "copy", "lexicon"),
+        help="replace <unk> in translations by the source word it attends to (copy) or that "
+        "word's translation in the run's lexicon (default: decode.unk_replace)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -168,12 +179,16 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser(
-        "data", help="put the corpus at data/fra-eng/fra.txt (copy, unzip or download)"
+        "data", help="put a corpus under data/ (copy, unzip or download), e.g. data/fra-eng/fra.txt"
     )
     p.add_argument(
         "--corpus", help="local fra.txt, a .zip, or a URL (default: the manythings.org fra-eng.zip)"
     )
-    p.add_argument("--out", default="data/fra-eng/fra.txt", help="where the corpus goes")
+    p.add_argument(
+        "--out",
+        help="where the corpus goes (default from the file name: data/spa-eng/spa.txt for "
+        "spa-eng.zip, data/fra-eng/fra.txt for fra.txt)",
+    )
     p.add_argument(
         "--data-dir", default="data", help="zip entries may only land inside this directory"
     )

@@ -81,6 +81,7 @@ class DecodeConfig:
     ban_unk: bool = True
     beam_size: int = 5
     length_penalty: float = 0.6
+    unk_replace: str = "none"
 
 
 @dataclass
@@ -99,6 +100,7 @@ CHOICES = {
     ("train", "lr_schedule"): ("constant", "cosine", "exponential"),
     ("train", "backend"): ("auto", "tensorflow", "jax"),
     ("model", "dtype"): ("float32", "mixed_bfloat16"),
+    ("decode", "unk_replace"): ("none", "copy", "lexicon"),
 }
 POSITIVE = {
     ("data", "max_tokens"),

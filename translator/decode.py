@@ -17,7 +17,8 @@ from translator import backends
 from translator.pipeline import pad
 from translator.search import DecodeOptions
 from translator.text import detokenize, tokenize
-from translator.vocab import END_ID, PAD_ID, UNK, LanguageIndex
+from translator.unk import replace_unknown
+from translator.vocab import END, END_ID, PAD_ID, UNK, LanguageIndex
 
 DEFAULT_MAX_SOURCE_TOKENS = 100
 
@@ -29,6 +30,7 @@ class Translation:
     text: str
     attention: np.ndarray = field(repr=False)
     truncated: bool = False
+    replaced: list = field(default_factory=list)  # <unk> replacements (see translator.unk)
 
     def to_dict(self, source: str) -> dict:
         return {
@@ -38,6 +40,7 @@ class Translation:
             "target_tokens": self.target_tokens,
             "attention": np.round(self.attention, 5).tolist(),
             "truncated": self.truncated,
+            "replaced": self.replaced,
         }
 
 
@@ -51,23 +54,30 @@ def translate_tokens(
     batch_size: int = 256,
     target_lang: str = "fr",
     max_source_tokens: int = DEFAULT_MAX_SOURCE_TOKENS,
+    unk_replace: str = "none",
+    lexicon=None,
 ) -> list[Translation]:
     """Translate tokenized sentences; unknown words show as ``<unk>`` in ``source_tokens``.
 
-    ``options`` (default: the model's own) say how to decode. A sentence longer than
-    ``max_source_tokens`` is translated from its first ``max_source_tokens`` tokens (its
-    start is never cut) and flagged ``truncated``.
+    ``options`` (default: the model's own) say how to decode. Each source ends with
+    ``<end>``, as in training, so ``source_tokens`` and the attention matrix's columns end
+    with it too. A sentence longer than ``max_source_tokens`` is translated from its first
+    ``max_source_tokens`` tokens (its start is never cut) and flagged ``truncated``.
+    ``unk_replace`` (``none``, ``copy`` or ``lexicon``, with a ``unk.Lexicon``) replaces the
+    ``<unk>`` words of the output (``translator.unk``); the decoder may then write ``<unk>``.
     """
+    if unk_replace != "none":
+        options = (options or model.decoding).replace(ban_unk=False)
     results: list[Translation | None] = [None] * len(sources)
     encoded = []
     for i, tokens in enumerate(sources):
         truncated = len(tokens) > max_source_tokens
         tokens = tokens[:max_source_tokens]
-        ids = source_index.encode(tokens)
-        shown = [t if t in source_index else UNK for t in tokens]
+        ids = source_index.encode(tokens, add_end=True) if tokens else []
+        shown = [t if t in source_index else UNK for t in tokens] + [END] * bool(tokens)
         if not ids:
             results[i] = Translation([], [], "", np.zeros((0, 0), np.float32))
-        encoded.append((ids, shown, truncated))
+        encoded.append((ids, shown, truncated, tokens))
     todo = sorted(
         (i for i in range(len(sources)) if results[i] is None), key=lambda i: len(encoded[i][0])
     )
@@ -80,13 +90,19 @@ def translate_tokens(
         output = model.translate(source, options)
         tokens, attention = np.asarray(output["tokens"]), np.asarray(output["attention"])
         for row, i in enumerate(batch):
-            ids, shown, truncated = encoded[i]
+            ids, shown, truncated, original = encoded[i]
             length = output_length(tokens[row])
-            words = target_index.decode(tokens[row, :length])
             matrix = attention[row, :length, : len(ids)].astype(np.float32)
-            results[i] = Translation(
-                shown, words, detokenize(words, target_lang), matrix, truncated
+            words, replaced = replace_unknown(
+                target_index.decode(tokens[row, :length]),
+                matrix,
+                original,
+                mode=unk_replace,
+                lexicon=lexicon,
+                unknown=[word == UNK for word in shown[:-1]],
             )
+            text = detokenize(words, target_lang)
+            results[i] = Translation(shown, words, text, matrix, truncated, replaced)
     return results
 
 
@@ -109,6 +125,8 @@ def translate_run(
         batch_size=batch_size or run.config.decode.batch_size,
         target_lang=run.config.data.target_lang,
         max_source_tokens=run.config.decode.max_source_tokens,
+        unk_replace=run.unk_replace,
+        lexicon=run.lexicon(),
     )
 
 

@@ -8,6 +8,7 @@ Zip extraction refuses any entry whose path would land outside the data director
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -95,6 +96,17 @@ def safe_extract(archive_path: Path, data_dir: Path, target: Path) -> Path:
     except zipfile.BadZipFile:
         raise UserError(f"{archive_path} is not a valid zip file; download it again") from None
     return target
+
+
+def default_corpus_path(source: str, data_dir: Path = Path("data")) -> Path:
+    """Where a corpus lands: ``spa-eng.zip`` or ``spa.txt`` -> data/spa-eng/spa.txt (as the
+    manythings.org files are named); any other file keeps its name: data/NAME/NAME.txt."""
+    name = Path(source.split("?")[0]).name
+    code = re.match(r"([a-z]{3})(?:-eng)?\.(?:zip|txt)$", name)
+    if code:
+        return Path(data_dir) / f"{code.group(1)}-eng" / f"{code.group(1)}.txt"
+    stem = Path(name).stem or "corpus"
+    return Path(data_dir) / stem / f"{stem}.txt"
 
 
 def fetch_corpus(

@@ -19,6 +19,7 @@ from translator.vocab import LanguageIndex
 
 CONFIG_FILE = "config.yaml"
 SOURCE_VOCAB = "vocab.source.json"
+LEXICON = "lexicon.json"
 TARGET_VOCAB = "vocab.target.json"
 
 
@@ -31,6 +32,16 @@ class Run:
     model: object
     checkpoint: Path | None
     options: DecodeOptions
+    unk_replace: str = "none"
+    _lexicon: object = None
+
+    def lexicon(self):
+        """The run's ``unk.Lexicon`` when ``unk_replace`` is ``lexicon`` (built once, then kept)."""
+        if self.unk_replace != "lexicon":
+            return None
+        if self._lexicon is None:
+            self._lexicon = load_lexicon(self.directory, self.config.data)
+        return self._lexicon
 
 
 def check_resumable(run_dir: Path, config: config_lib.Config) -> None:
@@ -86,12 +97,34 @@ def load_model(path: Path, compile: bool = False):
     return model
 
 
+def learn_lexicon(run_dir: Path, train_frame):
+    """Learn the ``<unk>`` lexicon of a run from its training split and save it in the run."""
+    from translator.unk import Lexicon
+
+    lexicon = Lexicon.build(list(train_frame["source_tokens"]), list(train_frame["target_tokens"]))
+    lexicon.save(Path(run_dir) / LEXICON)
+    return lexicon
+
+
+def load_lexicon(run_dir: Path, data: config_lib.DataConfig):
+    """The run's ``lexicon.json`` (learned now for runs older than it)."""
+    from translator.unk import Lexicon
+
+    path = Path(run_dir) / LEXICON
+    if path.is_file():
+        return Lexicon.load(path)
+    from translator.corpus import load_corpus
+
+    return learn_lexicon(run_dir, load_corpus(data).split("train"))
+
+
 def load_run(
     run_dir: str | Path,
     *,
     checkpoint: str | None = None,
     beam_size: int | None = None,
     length_penalty: float | None = None,
+    unk_replace: str | None = None,
 ) -> Run:
     """Config, vocabularies and the best (else latest) checkpoint's model of a run.
 
@@ -130,4 +163,5 @@ def load_run(
     options = DecodeOptions.from_config(
         config.decode, beam_size=beam_size, length_penalty=length_penalty
     )
-    return Run(directory, config, source_index, target_index, model, chosen, options)
+    unk_replace = unk_replace or config.decode.unk_replace
+    return Run(directory, config, source_index, target_index, model, chosen, options, unk_replace)
