@@ -12,7 +12,7 @@ DATA   := $(or $(shell sed -n 's/^ *corpus: *\([^ #]*\).*/\1/p' $(CONFIG) 2>/dev
 TEXT   ?= I am cold.
 ARGS   ?=
 
-.PHONY: setup setup-gpu train-gpu data stats train translate evaluate plot bench test lint format clean-runs
+.PHONY: setup setup-gpu train-gpu data stats train translate evaluate plot serve bench test lint format clean-runs
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ evaluate: $(VENV)/.installed  ## BLEU / chrF of runs/default on the test split
 
 plot: $(VENV)/.installed  ## attention heatmaps of a few validation sentences into runs/default/plots
 	$(PY) -m translator plot --run-dir $(RUN) $(ARGS)
+
+serve: $(VENV)/.installed  ## the HTTP service and its page for runs/default on http://127.0.0.1:8000/
+	$(PY) -m translator serve --run-dir $(RUN) $(ARGS)
 
 bench: $(VENV)/.installed  ## speed benchmark -> runs/benchmark.json and .md
 	$(PY) -m scripts.benchmark $(ARGS)

@@ -123,7 +123,39 @@ def cmd_plot(args) -> None:
     run = _run(args)
     out = Path(args.out or Path(args.run_dir) / "plots")
     count = plot_validation(run, args.count, out, args.format)
-    print(f"saved {count} heatmaps and grid.{args.format} in {out}")
+    saved = (
+        "attention.html" if args.format == "html" else f"{count} heatmaps and grid.{args.format}"
+    )
+    print(f"saved {saved} in {out}")
+
+
+def cmd_serve(args) -> None:
+    from translator.serve import serve
+
+    serve(
+        Path(args.run_dir),
+        host=args.host,
+        port=args.port,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        beam_size=args.beam_size,
+    )
+
+
+def cmd_export(args) -> None:
+    from translator.export import export
+
+    out = export(
+        Path(args.run_dir),
+        Path(args.out),
+        checkpoint=args.checkpoint,
+        beam_size=args.beam_size,
+        length_penalty=args.length_penalty,
+    )
+    print(
+        f"saved a TensorFlow SavedModel in {out}; load it with tf.saved_model.load({str(out)!r})"
+        ".translate(tf.constant([...]))"
+    )
 
 
 def _with_config(parser) -> None:
@@ -220,7 +252,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plot", metavar="DIR", help="save an attention heatmap per sentence in DIR")
     p.add_argument(
-        "--format", choices=("png", "svg"), default="png", help="heatmap format (default png)"
+        "--format",
+        choices=("png", "svg", "html"),
+        default="png",
+        help="heatmap format (default png; html: one interactive page for all)",
     )
     _with_decoding(p)
     p.set_defaults(run=cmd_translate)
@@ -242,9 +277,46 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=6, help="how many sentences (default 6)")
     p.add_argument("--out", help="output directory (default RUN_DIR/plots)")
     p.add_argument(
-        "--format", choices=("png", "svg"), default="png", help="file format (default png)"
+        "--format",
+        choices=("png", "svg", "html"),
+        default="png",
+        help="file format (default png; html: one interactive page)",
     )
     p.set_defaults(run=cmd_plot)
+
+    p = commands.add_parser("serve", help="an HTTP translation service with an alignment viewer")
+    p.add_argument("--run-dir", default=DEFAULT_RUN, help=f"run directory (default {DEFAULT_RUN})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=5.0,
+        metavar="MS",
+        help="how long the first request of a batch waits for others (default 5)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="sentences that may wait; beyond that a request is refused with 503 (default 1024)",
+    )
+    p.add_argument(
+        "--beam-size",
+        type=int,
+        metavar="N",
+        help="default beam width of requests (default: decode.beam_size of the run's config)",
+    )
+    p.set_defaults(run=cmd_serve)
+
+    p = commands.add_parser(
+        "export", help="a TensorFlow SavedModel: raw strings in, translations out"
+    )
+    _with_run(p)
+    p.add_argument("--out", required=True, help="directory of the SavedModel (must not exist yet)")
+    _with_decoding(p)
+    p.set_defaults(run=cmd_export)
     return main
 
 

@@ -109,11 +109,6 @@ def process_count() -> int:
     return 1
 
 
-def is_chief() -> bool:
-    """Whether this process writes the run directory (process 0 of a multi-process run)."""
-    return process_index() == 0
-
-
 def prepare(train_config) -> str:
     """Check ``train.backend`` against the running one, set up the devices; a log line."""
     if train_config.backend not in ("auto", name()):

@@ -120,11 +120,18 @@ class Translator(keras.Model):
         """Decode a padded source batch (NumPy or tensor) as ``options`` say, compiled.
 
         The one place that changes how the model decodes: new options replace
-        ``self.decoding`` and rebuild the compiled predict function.
+        ``self.decoding`` and the compiled predict function, built once per set of options
+        and kept, so that alternating between settings (a service's requests) compiles none
+        again. A kept function is only ever called while its options are ``self.decoding``.
         """
         if options is not None and options != self.decoding:
+            compiled = self.__dict__.setdefault("_compiled_by_options", {})
+            compiled[self.decoding] = self.predict_function
             self.decoding = options
-            self.make_predict_function(force=True)
+            if compiled.get(options) is None:
+                self.make_predict_function(force=True)
+            else:
+                self.predict_function = compiled[options]
         return self.predict_on_batch(source)
 
     def decode(self, source):

@@ -109,6 +109,12 @@ def plot_validation(run, count: int, out_dir: Path, file_format: str = "png") ->
     picked = random.Random(0).sample(range(len(refs)), min(count, len(refs)))
     results = translate_run(run, [refs["source_tokens"].iloc[i] for i in picked])
     out_dir = Path(out_dir)
+    if file_format == "html":  # the interactive viewer, every sentence in one file
+        from translator.viewer import save_viewer
+
+        items = [r.to_dict(refs["source"].iloc[i]) for i, r in zip(picked, results)]
+        save_viewer(out_dir / "attention.html", items, f"translator: {run.directory}")
+        return sum(bool(r.target_tokens) for r in results)
     items = []
     for number, (i, result) in enumerate(zip(picked, results), 1):
         title = f"{refs['source'].iloc[i]} → {result.text}"

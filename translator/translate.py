@@ -59,14 +59,18 @@ def write_translations(
     from translator.decode import translate_sentences
 
     out = out or sys.stdout
-    for number, (sentence, result) in enumerate(
-        zip(sentences, translate_sentences(run, sentences)), first
-    ):
+    results = translate_sentences(run, sentences)
+    if output.plot_dir and output.plot_format == "html":  # one page for the whole batch
+        from translator.viewer import save_viewer
+
+        items = [r.to_dict(s) for s, r in zip(sentences, results)]
+        save_viewer(Path(output.plot_dir) / "attention.html", items, f"translator: {run.directory}")
+    for number, (sentence, result) in enumerate(zip(sentences, results), first):
         if output.as_json:
             out.write(json.dumps(result.to_dict(sentence), ensure_ascii=False) + "\n")
         else:
             out.write(result.text + "\n")
-        if output.plot_dir and result.target_tokens:
+        if output.plot_dir and result.target_tokens and output.plot_format != "html":
             from translator.plotting import save_heatmap
 
             path = Path(output.plot_dir) / f"attention-{number:04d}.{output.plot_format}"

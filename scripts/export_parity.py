@@ -1,0 +1,103 @@
+"""How closely the SavedModel's in-graph text rules and translations follow this package's.
+
+    .venv/bin/python -m scripts.export_parity [--corpus data/fra-eng/fra.txt] \\
+        [--run-dir runs/default --export runs/default/export] [--out runs/export-parity.json]
+
+1. Tokenization: ``translator.export.tokenize`` (TensorFlow ops) against
+   ``translator.text.tokenize`` on every sentence of the corpus, both languages.
+2. Detokenization: ``export.detokenize`` against ``text.detokenize`` of the same tokens.
+3. With ``--run-dir`` and ``--export``: the SavedModel's translations of the run's test
+   split against ``translate``'s (same decoding settings).
+Writes the agreement rates and the first differences as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+DIFFERENCES_KEPT = 25
+
+
+def compare(name: str, expected: list, got: list, sources: list[str]) -> dict:
+    differences = [
+        {"sentence": s, "python": e, "graph": g}
+        for s, e, g in zip(sources, expected, got)
+        if e != g
+    ]
+    agreement = 1 - len(differences) / max(1, len(sources))
+    print(f"{name}: {100 * agreement:.3f} % of {len(sources):,} agree ({len(differences)} differ)")
+    return {
+        "sentences": len(sources),
+        "agree_percent": round(100 * agreement, 3),
+        "differ": len(differences),
+        "differences": differences[:DIFFERENCES_KEPT],
+    }
+
+
+def text_parity(sentences: list[str], lang: str, lowercase: bool = False) -> dict:
+    import tensorflow as tf
+
+    from translator import export, text
+
+    expected = [text.tokenize(s, lang, lowercase=lowercase) for s in sentences]
+    got = []
+    for start in range(0, len(sentences), 4096):
+        ragged = export.tokenize(tf.constant(sentences[start : start + 4096]), lang, lowercase)
+        got += [[t.decode() for t in row] for row in ragged.to_list()]
+    joined = [text.detokenize(tokens, lang) for tokens in expected]
+    ragged = tf.ragged.constant(expected, dtype=tf.string) if expected else None
+    detokenized = [t.decode() for t in export.detokenize(ragged, lang).numpy()]
+    return {
+        "tokenize": compare(f"tokenize ({lang})", expected, got, sentences),
+        "detokenize": compare(f"detokenize ({lang})", joined, detokenized, sentences),
+    }
+
+
+def translation_parity(run_dir: str, export_dir: str) -> dict:
+    import tensorflow as tf
+
+    from translator.corpus import load_corpus, references_by_source
+    from translator.decode import translate_sentences
+    from translator.rundir import load_run
+
+    run = load_run(run_dir)
+    sources = list(references_by_source(load_corpus(run.config.data).split("test"))["source"])
+    expected = [r.text for r in translate_sentences(run, sources, warn=lambda _: None)]
+    saved = tf.saved_model.load(export_dir)
+    got = []
+    for start in range(0, len(sources), run.config.decode.batch_size):
+        out = saved.translate(tf.constant(sources[start : start + run.config.decode.batch_size]))
+        got += [t.decode() for t in np.asarray(out["translation"])]
+    return compare("translations (test split)", expected, got, sources)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="data/fra-eng/fra.txt")
+    parser.add_argument("--source-lang", default="en")
+    parser.add_argument("--target-lang", default="fr")
+    parser.add_argument("--run-dir")
+    parser.add_argument("--export")
+    parser.add_argument("--out", default="runs/export-parity.json")
+    args = parser.parse_args()
+    from translator.corpus import read_pairs
+
+    frame, _ = read_pairs(args.corpus, args.source_lang, args.target_lang)
+    report = {
+        "corpus": args.corpus,
+        args.source_lang: text_parity(list(frame["source"]), args.source_lang),
+        args.target_lang: text_parity(list(frame["target"]), args.target_lang),
+    }
+    if args.run_dir and args.export:
+        report["translations"] = translation_parity(args.run_dir, args.export)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Load test of ``serve`` on loopback: concurrent clients against one request at a time.
+
+    .venv/bin/python -m scripts.load_test [--run-dir runs/default] [--clients 32] [--requests 25]
+
+Starts the service on a free 127.0.0.1 port, then (1) ``--clients`` threads each send
+``--requests`` requests of 1-4 test-split sentences, all at once; (2) the same requests one
+at a time. Checks that every answer holds its own sentences, in order, and reports
+sentences/s and p50/p99 latency of both, and their ratio. Writes ``runs/load-test.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIME_LIMIT_S = 900
+
+
+def post(url: str, sentences: list[str]) -> tuple[float, list[str]]:
+    body = json.dumps({"text": sentences}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.loads(response.read())
+    return time.perf_counter() - started, [t["source"] for t in answer["translations"]]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def measure(url: str, jobs: list[list[list[str]]], concurrent: bool) -> dict:
+    latencies, errors, wrong = [], [], 0
+    lock = threading.Lock()
+
+    def client(requests):
+        nonlocal wrong
+        for sentences in requests:
+            try:
+                seconds, sources = post(url, sentences)
+            except Exception as error:  # noqa: BLE001 (counted and reported)
+                with lock:
+                    errors.append(repr(error))
+                continue
+            with lock:
+                latencies.append(seconds)
+                wrong += sources != sentences
+
+    started = time.perf_counter()
+    if concurrent:
+        threads = [threading.Thread(target=client, args=(requests,)) for requests in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIME_LIMIT_S)
+    else:
+        client([r for requests in jobs for r in requests])
+    seconds = time.perf_counter() - started
+    sentences = sum(len(r) for requests in jobs for r in requests)
+    return {
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+        "wrong_or_reordered": wrong,
+        "sentences": sentences,
+        "seconds": round(seconds, 2),
+        "sentences_per_s": round(sentences / seconds, 1),
+        "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
+        "latency_p99_ms": round(1000 * percentile(latencies, 99), 1),
+        "first_errors": errors[:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", default="runs/default")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=25, help="requests per client")
+    parser.add_argument("--out", default="runs/load-test.json")
+    args = parser.parse_args()
+
+    from translator.corpus import load_corpus, references_by_source
+    from translator.rundir import load_run
+    from translator.serve import MAX_QUEUE
+
+    run = load_run(args.run_dir)
+    sources = list(references_by_source(load_corpus(run.config.data).split("test"))["source"])
+    rng = random.Random(0)
+    jobs = [
+        [rng.sample(sources, rng.randint(1, 4)) for _ in range(args.requests)]
+        for _ in range(args.clients)
+    ]
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "translator",
+            "serve",
+            "--run-dir",
+            args.run_dir,
+            "--port",
+            str(port),
+            "--max-queue",
+            str(MAX_QUEUE),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        post(url + "/translate", sources[:4])  # warm-up: trace the decoder
+        report = {
+            "run": args.run_dir,
+            "clients": args.clients,
+            "requests_per_client": args.requests,
+            "concurrent": measure(url + "/translate", jobs, concurrent=True),
+            "one_at_a_time": measure(url + "/translate", jobs, concurrent=False),
+        }
+        with urllib.request.urlopen(url + "/health") as response:
+            report["health"] = json.loads(response.read())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        report_code = server.wait(timeout=60)
+    report["server_exit_code"] = report_code
+    report["speedup"] = round(
+        report["concurrent"]["sentences_per_s"] / report["one_at_a_time"]["sentences_per_s"], 2
+    )
+    Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

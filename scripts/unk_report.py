@@ -1,0 +1,88 @@
+"""Rare words on the test split: BLEU/chrF with each ``decode.unk_replace``, overall and on
+the sentences with an out-of-vocabulary source word, and how many numbers and names survive.
+
+    .venv/bin/python -m scripts.unk_report [--run-dir runs/default] [--out runs/unk-report.json]
+
+Modes: ``ban_unk`` (no <unk> in the output, the decoder writes another word: the old
+default), ``copy`` and ``lexicon`` (``translator.unk``). "Survive" counts, over the source
+words outside the vocabulary that are numbers or capitalised (not sentence-initial), the
+share that appears in the translation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+NUMBER = re.compile(r"^\d")
+
+
+def surviving(sources, results, source_index) -> dict:
+    numbers = names = numbers_kept = names_kept = 0
+    for tokens, result in zip(sources, results):
+        output = set(result.target_tokens)
+        for position, token in enumerate(tokens):
+            if token in source_index:
+                continue
+            if NUMBER.match(token):
+                numbers += 1
+                numbers_kept += token in output
+            elif position > 0 and token[:1].isupper():
+                names += 1
+                names_kept += token in output
+    return {
+        "oov_numbers": numbers,
+        "numbers_kept_percent": round(100 * numbers_kept / max(1, numbers), 1),
+        "oov_capitalised": names,
+        "capitalised_kept_percent": round(100 * names_kept / max(1, names), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", default="runs/default")
+    parser.add_argument("--split", default="test", choices=("test", "valid"))
+    parser.add_argument("--out", default="runs/unk-report.json")
+    args = parser.parse_args()
+    from dataclasses import replace
+
+    from translator.corpus import load_corpus, references_by_source
+    from translator.decode import translate_run
+    from translator.evaluate import score
+    from translator.rundir import load_run
+
+    run = load_run(args.run_dir)
+    refs = references_by_source(load_corpus(run.config.data).split(args.split))
+    sources, references = list(refs["source_tokens"]), list(refs["references"])
+    oov = [i for i, tokens in enumerate(sources) if any(t not in run.source_index for t in tokens)]
+    report = {
+        "run": args.run_dir,
+        "split": args.split,
+        "sentences": len(sources),
+        "oov_sentences": len(oov),
+    }
+    for mode in ("ban_unk", "copy", "lexicon"):
+        mode_run = replace(run, unk_replace="none" if mode == "ban_unk" else mode, _lexicon=None)
+        if mode == "ban_unk":
+            mode_run = replace(mode_run, options=run.options.replace(ban_unk=True))
+        results = translate_run(mode_run, sources)
+        hypotheses = [r.text for r in results]
+        overall = score(hypotheses, references)
+        subset = score([hypotheses[i] for i in oov], [references[i] for i in oov])
+        report[mode] = {
+            "bleu": overall["bleu"],
+            "chrf": overall["chrf"],
+            "oov_bleu": subset["bleu"],
+            "oov_chrf": subset["chrf"],
+            "replaced_words": sum(len(r.replaced) for r in results),
+            **surviving(sources, results, run.source_index),
+        }
+        print(mode, report[mode], flush=True)
+    Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
