@@ -108,11 +108,14 @@ def test_spanish_to_english_trains_translates_and_copies_rare_names(tmp_path):
     assert " ?" not in question["translation"]  # English spacing in the output
     # A name never seen in training: <unk> to the model, copied back from the source.
     name = "Maximiliano ve el gato."
-    plain, copied = (
-        translate(run_dir, name)[0],
+    plain, copied, default = (
+        translate(run_dir, name, options=["--unk-replace", "none"])[0],
         translate(run_dir, name, options=["--unk-replace", "copy"])[0],
+        translate(run_dir, name)[0],
     )
     assert "Maximiliano" not in plain["translation"]
+    # The default (lexicon) has no entry for an unseen name, so it falls back to copying it.
+    assert default["translation"].startswith("Maximiliano"), default
     assert copied["translation"].startswith("Maximiliano"), copied
     assert copied["replaced"][0] == {
         "position": 0,

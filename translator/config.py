@@ -81,7 +81,7 @@ class DecodeConfig:
     ban_unk: bool = True
     beam_size: int = 5
     length_penalty: float = 0.6
-    unk_replace: str = "none"
+    unk_replace: str = "lexicon"
 
 
 @dataclass
