@@ -4,7 +4,8 @@
 
 Starts the service on a free 127.0.0.1 port, then (1) ``--clients`` threads each send
 ``--requests`` requests of 1-4 test-split sentences, all at once; (2) the same requests one
-at a time. Checks that every answer holds its own sentences, in order, and reports
+at a time. Checks that every answer holds its own sentences, in order, with the same translation
+as when sent alone, and reports
 sentences/s and p50/p99 latency of both, and their ratio. Writes ``runs/load-test.json``.
 """
 
@@ -28,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TIME_LIMIT_S = 900
 
 
-def post(url: str, sentences: list[str]) -> tuple[float, list[str]]:
-    body = json.dumps({"text": sentences}).encode()
+def post(url: str, sentences: list[str], beam_size: int | None = None) -> tuple[float, list[dict]]:
+    body = json.dumps({"text": sentences, "beam_size": beam_size}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=120) as response:
         answer = json.loads(response.read())
-    return time.perf_counter() - started, [t["source"] for t in answer["translations"]]
+    return time.perf_counter() - started, answer["translations"]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -42,22 +43,24 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def measure(url: str, jobs: list[list[list[str]]], concurrent: bool) -> dict:
-    latencies, errors, wrong = [], [], 0
+def measure(url: str, jobs: list[list[list[str]]], concurrent: bool, beam_size=None):
+    """Send every request; returns the figures and each sentence's translation."""
+    latencies, errors, wrong, translated = [], [], 0, {}
     lock = threading.Lock()
 
     def client(requests):
         nonlocal wrong
         for sentences in requests:
             try:
-                seconds, sources = post(url, sentences)
+                seconds, answers = post(url, sentences, beam_size)
             except Exception as error:  # noqa: BLE001 (counted and reported)
                 with lock:
                     errors.append(repr(error))
                 continue
             with lock:
                 latencies.append(seconds)
-                wrong += sources != sentences
+                wrong += [a["source"] for a in answers] != sentences
+                translated.update((a["source"], a["translation"]) for a in answers)
 
     started = time.perf_counter()
     if concurrent:
@@ -80,7 +83,7 @@ def measure(url: str, jobs: list[list[list[str]]], concurrent: bool) -> dict:
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
         "latency_p99_ms": round(1000 * percentile(latencies, 99), 1),
         "first_errors": errors[:3],
-    }
+    }, translated
 
 
 def main() -> None:
@@ -88,6 +91,9 @@ def main() -> None:
     parser.add_argument("--run-dir", default="runs/default")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=25, help="requests per client")
+    parser.add_argument(
+        "--beam-size", type=int, help="the requests' beam width (default: the run's)"
+    )
     parser.add_argument("--out", default="runs/load-test.json")
     args = parser.parse_args()
 
@@ -129,14 +135,23 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        post(url + "/translate", sources[:4])  # warm-up: trace the decoder
+        post(url + "/translate", sources[:4], args.beam_size)  # warm-up: trace the decoder
         report = {
             "run": args.run_dir,
+            "beam_size": args.beam_size or run.options.beam_size,
             "clients": args.clients,
             "requests_per_client": args.requests,
-            "concurrent": measure(url + "/translate", jobs, concurrent=True),
-            "one_at_a_time": measure(url + "/translate", jobs, concurrent=False),
         }
+        report["concurrent"], batched = measure(
+            url + "/translate", jobs, concurrent=True, beam_size=args.beam_size
+        )
+        report["one_at_a_time"], alone = measure(
+            url + "/translate", jobs, concurrent=False, beam_size=args.beam_size
+        )
+        # A translation that changed with its batch-mates would show a mix-up between requests.
+        report["translations_differing_batched_vs_alone"] = sum(
+            batched.get(source) != translation for source, translation in alone.items()
+        )
         with urllib.request.urlopen(url + "/health") as response:
             report["health"] = json.loads(response.read())
     finally:

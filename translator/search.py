@@ -2,8 +2,9 @@
 
 Both take ``next_fn(token, state) -> (logits, state, attention)``, one decoder step for a
 batch of rows (``Decoder.step_function`` gives it for the model; tests pass a fake one),
-and run it in one compiled ``keras.ops.scan`` loop, so they work on every Keras backend and
-know nothing of the model. ``DecodeOptions`` says how to decode.
+and run it in one compiled ``keras.ops.while_loop`` that ends as soon as every sentence has
+ended, so they work on every Keras backend and know nothing of the model. ``DecodeOptions``
+says how to decode.
 
 Beam search keeps ``beam_size`` hypotheses per sentence. At every step each live hypothesis
 is extended by every word; the ``beam_size`` best (sum of log-probabilities) of all
@@ -116,45 +117,62 @@ def beam_search(next_fn, initial_state, max_lengths, steps, *, beam_size, length
     """
     k, vocab = beam_size, offsets.shape[0]
     batch = ops.shape(initial_state)[0]
-    padding_only, end_only = _only(PAD_ID, vocab), _only(END_ID, vocab)
+    per_row = min(k, vocab)
+    first_only = _only(0, per_row)  # of a row's candidates, only the first may be taken
     row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
     limits = ops.expand_dims(max_lengths, 1)  # (batch, 1)
 
-    def step(carry, i):
-        state, token, scores, finished, lengths, _ = carry
+    def running(i, state, token, scores, finished, lengths, tokens, parents):
+        return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
+
+    def step(i, state, token, scores, finished, lengths, tokens, parents):
         logits, state, _ = next_fn(token, state)
-        log_probs = ops.log_softmax(ops.cast(logits, "float32") + offsets, axis=-1)
-        log_probs = ops.reshape(log_probs, (batch, k, vocab))
+        # A sentence's k best extensions are among the k best words of each of its beams, so
+        # only k words per row reach the (batch, k * k) choice; full-vocabulary work is one
+        # top_k and one logsumexp per step.
+        logits = ops.cast(logits, "float32") + offsets
+        row_lse = ops.logsumexp(logits, axis=-1, keepdims=True)
+        word_log_probs, words = ops.top_k(logits, per_row)
+        word_log_probs = ops.reshape(word_log_probs - row_lse, (batch, k, per_row))
+        words = ops.reshape(ops.cast(words, "int32"), (batch, k, per_row))
+        end_log_prob = ops.reshape(logits[:, END_ID : END_ID + 1] - row_lse, (batch, k, 1))
         at_limit = ops.expand_dims(ops.greater_equal(i, limits), -1)  # (batch, 1, 1): words used up
-        log_probs = ops.where(at_limit, log_probs + end_only, log_probs)
-        log_probs = ops.where(ops.expand_dims(finished, -1), padding_only, log_probs)
-        candidates = ops.reshape(ops.expand_dims(scores, -1) + log_probs, (batch, k * vocab))
+        word_log_probs = ops.where(at_limit, end_log_prob + first_only, word_log_probs)
+        words = ops.where(at_limit, END_ID, words)
+        ended = ops.expand_dims(finished, -1)
+        word_log_probs = ops.where(
+            ended, ops.zeros_like(word_log_probs) + first_only, word_log_probs
+        )
+        words = ops.where(ended, PAD_ID, words)
+        candidates = ops.reshape(ops.expand_dims(scores, -1) + word_log_probs, (batch, k * per_row))
         scores, chosen = ops.top_k(candidates, k)
-        parents, tokens = chosen // vocab, ops.cast(chosen % vocab, "int32")
-        was_finished = ops.take_along_axis(finished, parents, axis=1)
+        chosen = ops.cast(chosen, "int32")
+        step_parents = chosen // per_row
+        step_tokens = ops.take_along_axis(ops.reshape(words, (batch, k * per_row)), chosen, axis=1)
+        was_finished = ops.take_along_axis(finished, step_parents, axis=1)
         not_finished = ops.cast(ops.logical_not(was_finished), "int32")
-        lengths = ops.take_along_axis(lengths, parents, axis=1) + not_finished
-        finished = was_finished | ops.equal(tokens, END_ID)
-        state = ops.take(state, ops.reshape(row_offsets + parents, (-1,)), axis=0)
-        # The TensorFlow backend's scan stacks outputs shaped like the carry: the carry holds
-        # this step's parent pointers, and the stacked tokens and parents feed the walk back.
-        parents = ops.cast(parents, "int32")
-        carry = (state, ops.reshape(tokens, (-1,)), scores, finished, lengths, parents)
-        return carry, carry
+        lengths = ops.take_along_axis(lengths, step_parents, axis=1) + not_finished
+        finished = was_finished | ops.equal(step_tokens, END_ID)
+        state = ops.take(state, ops.reshape(row_offsets + step_parents, (-1,)), axis=0)
+        tokens = ops.slice_update(tokens, (i, 0, 0), ops.expand_dims(step_tokens, 0))
+        parents = ops.slice_update(parents, (i, 0, 0), ops.expand_dims(step_parents, 0))
+        token = ops.reshape(step_tokens, (-1,))
+        return i + 1, state, token, scores, finished, lengths, tokens, parents
 
     first_scores = np.full(k, NEG_INF, "float32")
     first_scores[0] = 0.0  # all beams start identical: expand only the first
-    init = (
+    start = (
+        ops.convert_to_tensor(0, "int32"),
         ops.repeat(initial_state, k, axis=0),
         ops.full((batch * k,), START_ID, "int32"),
         ops.zeros((batch, k)) + first_scores,
         ops.zeros((batch, k), "bool"),
         ops.zeros((batch, k), "int32"),
-        ops.zeros((batch, k), "int32"),
+        # Steps never run keep padding, and parents that point every beam to itself.
+        ops.zeros((steps, batch, k), "int32"),
+        ops.zeros((steps, batch, k), "int32") + ops.arange(k, dtype="int32"),
     )
-    last, stacked = ops.scan(step, init, ops.arange(steps, dtype="int32"))
-    scores, lengths = last[2], last[4]
-    tokens, parents = ops.reshape(stacked[1], (-1, batch, k)), stacked[5]
+    *_, scores, _, lengths, tokens, parents = ops.while_loop(running, step, start)
     normalised = scores / ops.power(ops.maximum(ops.cast(lengths, "float32"), 1.0), length_penalty)
     best = ops.cast(ops.argmax(normalised, axis=-1), "int32")
 
