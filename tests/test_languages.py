@@ -158,6 +158,7 @@ def test_real_sentences_round_trip(lang):
         ("¿Dónde está? ¡Hola!", "es", ["¿", "Dónde", "está", "?", "¡", "Hola", "!"]),
         ("I don't, it's Tom's.", "en", ["I", "do", "n't", ",", "it", "'s", "Tom", "'s", "."]),
         ("J'ai dit : est-ce vrai ?", "fr", ["J'", "ai", "dit", ":", "est", "-ce", "vrai", "?"]),
+        ("Dis-le-moi, hors-la-loi.", "fr", ["Dis", "-le", "-moi", ",", "hors-la-loi", "."]),
         (
             "Dell'acqua, un po' di più.",
             "it",

@@ -97,13 +97,13 @@ def detokenize(tokens, lang: str):
     text = tf.strings.regex_replace(text, r" (-\S)", r"\1")
     if language.clitics:
         clitics = _alternatives(language.clitics)
-        for _ in range(2):  # "n't 's": matches that share a space need a second pass
-            text = tf.strings.regex_replace(text, rf" ((?i:{clitics}))( |$)", r"\1\2")
+        for _ in range(2):  # "n't 's": matches that share a character need a second pass
+            text = tf.strings.regex_replace(text, rf" ((?i:{clitics}))([^\pL\pN]|$)", r"\1\2")
     text = tf.strings.regex_replace(text, rf"([{re.escape(opening)}]) ", r"\1")
     if language.elided_prefixes:
         elided = _alternatives(language.elided_prefixes)
         for _ in range(2):
-            text = tf.strings.regex_replace(text, rf"(^| )((?i:{elided})') ", r"\1\2")
+            text = tf.strings.regex_replace(text, rf"(^|[^\pL\pN])((?i:{elided})') ", r"\1\2")
     return text
 
 

@@ -87,13 +87,12 @@ def _split_word(word: str, language) -> list[str]:
             pieces.append(word[: -len(clitic)])
             word = word[-len(clitic) :]
             break
-    parts = word.split("-")
-    pieces.append(parts[0])
-    for part in parts[1:]:
-        if part.lower() in language.hyphen_pronouns:
-            pieces.append("-" + part)
-        else:
-            pieces[-1] += "-" + part
+    # Pronouns after hyphens, from the end (a-t-il → a -t -il); a pronoun inside a compound
+    # stays (hors-la-loi).
+    parts, pronouns = word.split("-"), []
+    while len(parts) > 1 and parts[-1].lower() in language.hyphen_pronouns:
+        pronouns.insert(0, "-" + parts.pop())
+    pieces += ["-".join(parts), *pronouns]
     return [piece for piece in pieces if piece]
 
 
