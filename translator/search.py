@@ -122,10 +122,12 @@ def beam_search(next_fn, initial_state, max_lengths, steps, *, beam_size, length
     row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
     limits = ops.expand_dims(max_lengths, 1)  # (batch, 1)
 
-    def running(i, state, token, scores, finished, lengths, tokens, parents):
+    def running(*carry):
+        i, finished = carry[0], carry[4]
         return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
 
-    def step(i, state, token, scores, finished, lengths, tokens, parents):
+    def step(*carry):
+        i, state, token, scores, finished, lengths, tokens, parents = carry
         logits, state, _ = next_fn(token, state)
         # A sentence's k best extensions are among the k best words of each of its beams, so
         # only k words per row reach the (batch, k * k) choice; full-vocabulary work is one
