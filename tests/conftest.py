@@ -13,6 +13,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
+# A tiny training run that checkpoints often: the kill-and-resume tests' command line.
+RESUMABLE_TINY_RUN = [
+    "--config",
+    str(TINY),
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "model.dropout=0.3",
+    "--set",
+    "train.checkpoint_every_steps=7",
+    "--set",
+    "train.bleu_sample=10",
+    "--no-progress",
+]
 
 
 def tiny_config(corpus, *overrides):

@@ -14,7 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY
+from conftest import RESUMABLE_TINY_RUN, ROOT
 
 from translator.checkpoints import CheckpointManager
 from translator.rundir import load_model, load_run
@@ -22,19 +22,7 @@ from translator.rundir import load_model, load_run
 pytest.importorskip("jax", reason="jax is pinned in requirements.txt; reinstall them")
 
 NO_TF = str(ROOT / "tests" / "no_tensorflow.py")
-TRAIN_ARGS = [
-    "--config",
-    str(TINY),
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "model.dropout=0.3",
-    "--set",
-    "train.checkpoint_every_steps=7",
-    "--set",
-    "train.bleu_sample=10",
-    "--no-progress",
-]
+TRAIN_ARGS = RESUMABLE_TINY_RUN
 SENTENCES = ["I see the cat.", "They have a book.", "We want the summer.", "She likes my sister."]
 
 

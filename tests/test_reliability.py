@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY, run_main
+from conftest import RESUMABLE_TINY_RUN, ROOT, TINY, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,21 +20,7 @@ from translator.errors import UserError
 from translator.rundir import load_model
 from translator.vocab import LanguageIndex
 
-TRAIN_ARGS = [
-    "--config",
-    str(TINY),
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "model.dropout=0.3",
-    "--set",
-    "train.checkpoint_every_steps=7",
-    "--set",
-    "train.bleu_sample=10",
-    "--set",
-    "train.max_minutes=0",
-    "--no-progress",
-]
+TRAIN_ARGS = [*RESUMABLE_TINY_RUN, "--set", "train.max_minutes=0"]
 
 
 def cli(*args, env=None, stdin=b"", timeout=300):
