@@ -107,6 +107,7 @@ def worker_train(name: str, quick: bool) -> dict:
         *pairs, config.train.batch_size, seed=0, bucket_width=config.train.bucket_width
     )
     keras.utils.set_random_seed(0)
+    devices = backends.use_devices(config.train.devices, config.train.batch_size)
     model = build_model(config, len(source), len(target), len(plan))
     warmup = 30 if backends.name() != "tensorflow" else 5  # compiling backends: a few shapes first
     measured, repeats = (5, 2) if quick else (30 if name != "train_large" else 12, 3)
@@ -134,6 +135,7 @@ def worker_train(name: str, quick: bool) -> dict:
     return {
         "backend": backends.name(),
         "device": backends.available_devices()[0],
+        "devices": len(devices),
         "embedding": config.model.embedding_dim,
         "units": config.model.units,
         "batch": config.train.batch_size,
