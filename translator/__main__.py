@@ -1,161 +1,31 @@
 """Command line: ``python -m translator COMMAND ...`` (``--help`` lists the commands).
 
-Each command maps its flags to one library call; problems the user can fix are printed as
-one ``error:`` line (exit 2), never as a traceback. The Keras backend is chosen here, before
-Keras is imported: ``train.backend`` of the config when it is not ``auto``, else the
-``KERAS_BACKEND`` variable, else TensorFlow when it is installed, else JAX.
+The flags of every command are declared here and handed to its function in
+``translator.commands``; problems the user can fix are printed as one ``error:`` line (exit
+2), never as a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
-from pathlib import Path
 
+from translator.commands import (
+    choose_backend,
+    cmd_data,
+    cmd_evaluate,
+    cmd_export,
+    cmd_plot,
+    cmd_serve,
+    cmd_stats,
+    cmd_train,
+    cmd_translate,
+)
 from translator.errors import UserError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 DEFAULT_RUN = "runs/default"
-
-
-def choose_backend(wanted: str = "auto") -> str:
-    """Set ``KERAS_BACKEND`` for this process (before Keras is imported) and return it."""
-    if wanted == "auto":
-        wanted = os.environ.get("KERAS_BACKEND") or (
-            "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
-        )
-    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != wanted:
-        raise UserError(
-            f"Keras is already running on {sys.modules['keras'].backend.backend()}, not {wanted}"
-        )
-    os.environ["KERAS_BACKEND"] = wanted
-    return wanted
-
-
-def _config(args):
-    from translator import config
-
-    return config.load(args.config, args.set)
-
-
-def _run(args, **overrides):
-    from translator.rundir import load_run
-
-    return load_run(args.run_dir, checkpoint=args.checkpoint, **overrides)
-
-
-def _decoding(args) -> dict:
-    return {
-        "beam_size": args.beam_size,
-        "length_penalty": args.length_penalty,
-        "unk_replace": args.unk_replace,
-    }
-
-
-def cmd_data(args) -> None:
-    from translator.download import DEFAULT_URL, default_corpus_path, fetch_corpus
-
-    source = args.corpus or DEFAULT_URL
-    out = Path(args.out) if args.out else default_corpus_path(source, Path(args.data_dir))
-    target = fetch_corpus(source, out, Path(args.data_dir), args.sha256)
-    print(f"corpus ready: {target} ({target.stat().st_size:,} bytes, from {source})")
-
-
-def cmd_stats(args) -> None:
-    from translator.stats import corpus_stats, format_table, write_stats
-
-    stats = corpus_stats(_config(args), args.data)
-    print(format_table(stats))
-    write_stats(stats, Path(args.out))
-    print(f"saved {args.out}")
-
-
-def cmd_train(args) -> None:
-    config = _config(args)
-    choose_backend(config.train.backend)
-    from translator.train import train
-
-    result = train(config, Path(args.run_dir), show_progress=not args.no_progress)
-    if result.stopped_by:  # Ctrl-C or SIGTERM: a checkpoint was saved first
-        sys.exit(130 if result.stopped_by == "SIGINT" else 143)
-    if result.test:
-        print(
-            f"test BLEU {result.test['bleu']}  chrF {result.test['chrf']}  "
-            f"(report in {args.run_dir}/eval-test.md)"
-        )
-
-
-def cmd_translate(args) -> None:
-    from translator.translate import OutputOptions, interactive, read_lines, write_translations
-
-    run = _run(args, **_decoding(args))
-    output = OutputOptions(args.json, Path(args.plot) if args.plot else None, args.format)
-    if args.sentences:
-        write_translations(run, list(args.sentences), output)
-    elif not args.input and sys.stdin.isatty():
-        interactive(run, output)
-    else:
-        write_translations(run, read_lines(args.input), output)
-
-
-def cmd_evaluate(args) -> None:
-    from translator.evaluate import evaluate_files, evaluate_run_split
-
-    if bool(args.input) != bool(args.refs):
-        raise UserError(
-            "--input and --refs go together: a source file and one or more reference files"
-        )
-    run = _run(args, **_decoding(args))
-    report = (
-        evaluate_files(run, args.input, args.refs)
-        if args.input
-        else evaluate_run_split(run, args.split)
-    )
-    print((run.directory / f"eval-{report['split']}.md").read_text(encoding="utf-8"))
-    print(f"hypotheses: {run.directory}/eval-{report['split']}.hyp.txt")
-
-
-def cmd_plot(args) -> None:
-    from translator.plotting import plot_validation
-
-    run = _run(args)
-    out = Path(args.out or Path(args.run_dir) / "plots")
-    count = plot_validation(run, args.count, out, args.format)
-    saved = (
-        "attention.html" if args.format == "html" else f"{count} heatmaps and grid.{args.format}"
-    )
-    print(f"saved {saved} in {out}")
-
-
-def cmd_serve(args) -> None:
-    from translator.serve import serve
-
-    serve(
-        Path(args.run_dir),
-        host=args.host,
-        port=args.port,
-        max_wait_ms=args.max_wait_ms,
-        max_queue=args.max_queue,
-        beam_size=args.beam_size,
-    )
-
-
-def cmd_export(args) -> None:
-    from translator.export import export
-
-    out = export(
-        Path(args.run_dir),
-        Path(args.out),
-        checkpoint=args.checkpoint,
-        beam_size=args.beam_size,
-        length_penalty=args.length_penalty,
-    )
-    print(
-        f"saved a TensorFlow SavedModel in {out}; load it with tf.saved_model.load({str(out)!r})"
-        ".translate(tf.constant([...]))"
-    )
 
 
 def _with_config(parser) -> None:
