@@ -32,16 +32,19 @@ class Translation:
     truncated: bool = False
     replaced: list = field(default_factory=list)  # <unk> replacements (see translator.unk)
 
-    def to_dict(self, source: str) -> dict:
-        return {
+    def to_dict(self, source: str, *, attention: bool = True) -> dict:
+        """The JSON form; ``attention=False`` leaves the matrix out (and does not convert it)."""
+        item = {
             "source": source,
             "source_tokens": self.source_tokens,
             "translation": self.text,
             "target_tokens": self.target_tokens,
-            "attention": np.round(self.attention, 5).tolist(),
             "truncated": self.truncated,
             "replaced": self.replaced,
         }
+        if attention:
+            item["attention"] = np.round(self.attention, 5).tolist()
+        return item
 
 
 def translate_tokens(

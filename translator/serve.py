@@ -200,12 +200,10 @@ def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
         await anyio.to_thread.run_sync(job.done.wait)
         if job.error:
             return JSONResponse({"error": job.error}, status_code=500)
-        items = []
-        for sentence, result in zip(job.sentences, job.results):
-            item = result.to_dict(sentence)
-            if not body.attention:
-                item.pop("attention")
-            items.append(item)
+        items = [
+            result.to_dict(sentence, attention=body.attention)
+            for sentence, result in zip(job.sentences, job.results)
+        ]
         return {"translations": items, "beam_size": job.beam_size}
 
     @app.get("/health")
@@ -267,6 +265,7 @@ def serve(
 
     check_port(host, port)
     run = load_run(run_dir, beam_size=beam_size)
+    run.lexicon()  # read (or, for an older run, learned) now, not during the first request
     app = create_app(run, max_wait_ms=max_wait_ms, max_queue=max_queue)
     print(
         f"serving {run.directory} ({run.checkpoint.name}) on http://{host}:{port}/  "

@@ -25,10 +25,10 @@ import unicodedata
 from translator.languages import rules
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
-_TOKEN_RE = re.compile(r"\d+(?:[.,:]\d+)+|\w+(?:['-]\w+)*|\S")
-_TOKEN_TRAILING_APOSTROPHE_RE = re.compile(
-    r"\d+(?:[.,:]\d+)+|\w+(?:['-]\w+)*'(?!\w)|\w+(?:['-]\w+)*|\S"
-)
+_NUMBER, _WORD = r"\d+(?:[.,:]\d+)+", r"\w+(?:['-]\w+)*"
+_TOKEN_RE = re.compile(rf"{_NUMBER}|{_WORD}|\S")
+_TOKEN_TRAILING_APOSTROPHE_RE = re.compile(rf"{_NUMBER}|{_WORD}'(?!\w)|{_WORD}|\S")  # Italian po'
+
 _SPACES_RE = re.compile(r"\s+")
 
 _CLOSING = frozenset(".,)]}…%!?:;»")  # attach to the word before (unless the language spaces them)
