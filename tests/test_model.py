@@ -139,6 +139,22 @@ def test_label_smoothing_matches_the_formula_and_skips_padding():
     assert float(metric.result()) == pytest.approx(nll[real].mean(), rel=1e-5)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")
+def test_loss_gradient_is_softmax_minus_the_smoothed_target_on_real_tokens():
+    import tensorflow as tf
+
+    _, _, target_out = batch()
+    logits = tf.constant(np.random.default_rng(4).normal(size=(3, 4, TGT_VOCAB)), "float32")
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = masked_loss(0.1)(target_out, logits)
+    softmax = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(-1, keepdims=True)
+    smoothed = 0.9 * np.eye(TGT_VOCAB)[target_out] + 0.1 / TGT_VOCAB
+    real = (target_out != 0)[..., None]
+    expected = (softmax - smoothed) * real / real.sum()
+    np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), expected, atol=1e-6)
+
+
 def test_tied_output_layer_is_the_target_embedding():
     model = make_model(tie_embeddings=True)
     decoder = model.decoder

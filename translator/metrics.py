@@ -8,13 +8,12 @@ from keras import ops
 from translator.vocab import PAD_ID
 
 
-def _token_log_probs(y_true, logits):
-    """Log-softmax over the vocabulary, each position's target log-probability, the real-token "
-    "mask."""
+def _target_log_probs(y_true, logits):
+    """Each position's target log-probability and the real-token mask (no gradient needed)."""
     log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     target = ops.expand_dims(ops.cast(y_true, "int32"), -1)
     target_log_prob = ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)
-    return log_probs, target_log_prob, ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+    return target_log_prob, ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -34,12 +33,15 @@ class MaskedCrossEntropy(keras.losses.Loss):
         self.label_smoothing = label_smoothing
 
     def call(self, y_true, y_pred):
-        log_probs, target_log_prob, real = _token_log_probs(y_true, y_pred)
-        per_token = -target_log_prob
-        if self.label_smoothing:
-            per_token = (1.0 - self.label_smoothing) * per_token - self.label_smoothing * ops.mean(
-                log_probs, axis=-1
-            )
+        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        vocab, smoothing = log_probs.shape[-1], self.label_smoothing
+        # The target distribution as a dense (..., vocab) tensor, not a gather of the target's
+        # log-probability: a gather's gradient is a scatter into a zero tensor of the logits'
+        # size, one single-threaded op that took 15 % of a train_default step on CPU; a
+        # product's gradient is another product (train_default 238 -> 200 ms a step).
+        target = ops.one_hot(ops.cast(y_true, "int32"), vocab) * (1.0 - smoothing)
+        per_token = -ops.sum(log_probs * (target + smoothing / vocab), axis=-1)
+        real = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
         return per_token * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
@@ -64,7 +66,7 @@ class TokenCrossEntropy(keras.metrics.Metric):
         self.count = self.add_variable((), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        _, target_log_prob, real = _token_log_probs(y_true, y_pred)
+        target_log_prob, real = _target_log_probs(y_true, y_pred)
         self.total.assign_add(-ops.sum(target_log_prob * real))
         self.count.assign_add(ops.sum(real))
 
