@@ -45,6 +45,7 @@ SIZES = {  # name: (embedding, units, batch); a unidirectional encoder, as the t
 VOCAB_CAPS = (4500, 7800)
 PAIRS = 30000
 DECODE_MODEL_STEPS = 2000  # batch 64: about 4 epochs of the 30,000 pairs
+REFERENCED = ("train_small", "train_large")  # the parts timed beside the tutorial's recipe
 TARGETS = {  # what issue #14 asks for, checked in the report
     "train_small": {"ratio_vs_reference": 3.5, "percent_of_matmul": 50},
     "train_large": {"ratio_vs_reference": 4.5},
@@ -325,15 +326,70 @@ def has_gpu(backend: str) -> bool:
     return done.stdout.strip() == "gpu"
 
 
-def summarise(report: dict) -> dict:
-    """Ratios and percentages of one run's figures, and which targets they meet."""
-    matmul = report["machine"]["matmul_gflops"]
-    for row in report["train"].values():
+def summarise_round(results: dict, names: list[str]) -> dict:
+    """One round's rows, each with its ratio to the reference and % of that round's probe."""
+    matmul = results["matmul"]["matmul_gflops"]
+    train = {}
+    for name in names:
+        row = dict(results[f"train:{name}"])
         row["percent_of_matmul"] = round(100 * row["useful_gflops_per_s"] / matmul, 1)
-        if "reference" in row:
+        if f"reference:{name}" in results:
+            row["reference"] = results[f"reference:{name}"]
             row["ratio_vs_reference"] = round(
                 row["real_tokens_per_s"] / row["reference"]["real_tokens_per_s"], 2
             )
+        train[name] = row
+    return {"matmul_gflops": matmul, "train": train}
+
+
+def _median(values):
+    return round(statistics.median(values), 2)
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """Per part: the median of every figure over the rounds, and each round's own figures.
+
+    A ratio is only ever taken within a round (ours and the reference back to back, beside
+    that round's matmul probe); the medians summarise those ratios, never divide across rounds.
+    """
+    merged = {}
+    for name, first in rounds[0]["train"].items():
+        rows = [r["train"][name] for r in rounds]
+        row = dict(first)
+        for key in MEDIAN_KEYS:
+            if key in first:
+                row[key] = _median([r[key] for r in rows])
+        row["ms_per_step_repeats"] = [ms for r in rows for ms in r["ms_per_step_repeats"]]
+        if "reference" in first:
+            row["reference"] = {
+                **first["reference"],
+                **{k: _median([r["reference"][k] for r in rows]) for k in REFERENCE_KEYS},
+            }
+        row["rounds"] = [
+            {
+                "matmul_gflops": r["matmul_gflops"],
+                **{k: r["train"][name][k] for k in ROUND_KEYS if k in r["train"][name]},
+            }
+            for r in rounds
+        ]
+        merged[name] = row
+    return merged
+
+
+MEDIAN_KEYS = (
+    "median_ms_per_step",
+    "real_tokens_per_s",
+    "pairs_per_s",
+    "useful_gflops_per_s",
+    "percent_of_matmul",
+    "ratio_vs_reference",
+)
+REFERENCE_KEYS = ("median_ms_per_step", "real_tokens_per_s")
+ROUND_KEYS = ("real_tokens_per_s", "percent_of_matmul", "ratio_vs_reference")
+
+
+def check_targets(report: dict) -> dict:
+    """Which of issue #14's targets the run's medians meet."""
     checks = {}
     for name, targets in TARGETS.items():
         for key, wanted in targets.items():
@@ -351,9 +407,13 @@ def summarise(report: dict) -> dict:
 
 def markdown(report: dict) -> str:
     m = report["machine"]
+    probes = ", ".join(map(str, m["matmul_per_round"]))
     lines = [
         f"Measured {report['date']} on {m['cpus']} CPU cores (Keras backend {report['backend']}); "
-        f"matmul probe (2048x2048 fp32): **{m['matmul_gflops']} GFLOP/s**.",
+        f"matmul probe (2048x2048 fp32): **{m['matmul_gflops']} GFLOP/s** (median of the "
+        f"rounds: {probes}). Each of the {len(m['matmul_per_round'])} rounds runs the probe, "
+        "then every part with its reference right after it; figures are medians over the "
+        "rounds, and brackets list each round's own.",
         "",
         "| training | emb / units / batch | real target tokens/s | ms/step (median; repeats) | "
         "useful GFLOP/s | % of matmul | reference tokens/s (ms/step) | ratio vs reference |",
@@ -366,11 +426,11 @@ def markdown(report: dict) -> str:
         versus = "- | -"
         if ref:
             versus = f"{ref['real_tokens_per_s']:,.0f} ({ref['median_ms_per_step']}) | "
-            versus += f"**{r['ratio_vs_reference']}x**"
+            versus += f"**{r['ratio_vs_reference']}x** ({_each(r, 'ratio_vs_reference')})"
         speed = f"{r['real_tokens_per_s']:,.0f} | {r['median_ms_per_step']} ({repeats})"
         lines.append(
             f"| {name} | {sizes} | {speed} | {r['useful_gflops_per_s']} "
-            f"| {r['percent_of_matmul']} % | {versus} |"
+            f"| {r['percent_of_matmul']} % ({_each(r, 'percent_of_matmul')}) | {versus} |"
         )
     d = report["decode"]
     lines += [
@@ -395,6 +455,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _each(row: dict, key: str) -> str:
+    return ", ".join(str(r[key]) for r in row["rounds"])
+
+
 def update_readme(table: str, readme: Path = ROOT / "README.md") -> None:
     """Replace the text between the benchmark markers of the README with ``table``."""
     start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
@@ -417,7 +481,13 @@ def main() -> None:
         help="Keras backend of this project's parts (the reference is TensorFlow)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a few steps of each part (smoke test)"
+        "--quick", action="store_true", help="a few steps of each part, one round (smoke test)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of every training part beside its reference; medians are reported",
     )
     parser.add_argument(
         "--set",
@@ -449,25 +519,37 @@ def main() -> None:
     from tqdm import tqdm
 
     names = [n for n in SIZES if n != "train_gpu" or has_gpu(args.backend)]
-    parts = (
-        ["matmul"]
-        + [f"train:{n}" for n in names]
-        + ["reference:train_small", "reference:train_large", "decode"]
-    )
-    results = {}
-    for part in tqdm(parts, desc="benchmark", unit="part"):
-        results[part] = run_worker(part, args)
+    # A round: the probe, then each part with its reference right after it, so that the
+    # machine's speed cannot drift between the two figures a ratio divides.
+    one_round = ["matmul"]
+    for name in names:
+        one_round += [f"train:{name}"] + [f"reference:{name}"] * (name in REFERENCED)
+    rounds = 1 if args.quick else args.rounds
+    progress = tqdm(total=rounds * len(one_round) + 1, desc="benchmark", unit="part")
+    summaries, first = [], {}
+    for _ in range(rounds):
+        results = {}
+        for part in one_round:
+            results[part] = run_worker(part, args)
+            progress.update()
+        summaries.append(summarise_round(results, names))
+        first = first or results
+    decode = run_worker("decode", args)
+    progress.close()
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "backend": args.backend,
         "overrides": args.set,
-        "machine": {"cpus": os.cpu_count(), **results["matmul"]},
-        "train": {n: results[f"train:{n}"] for n in names},
-        "decode": results["decode"],
+        "machine": {
+            "cpus": os.cpu_count(),
+            **first["matmul"],
+            "matmul_gflops": _median([r["matmul_gflops"] for r in summaries]),
+            "matmul_per_round": [r["matmul_gflops"] for r in summaries],
+        },
+        "train": merge_rounds(summaries),
+        "decode": decode,
     }
-    for name in ("train_small", "train_large"):
-        report["train"][name]["reference"] = results[f"reference:{name}"]
-    report = summarise(report)
+    report = check_targets(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     table = markdown(report)
