@@ -6,16 +6,18 @@
 Writes ``runs/benchmark.json`` and ``runs/benchmark.md``. Every part runs in its own
 subprocess (its own peak memory, one heavy job at a time):
 
-* the machine's matmul rate (2048x2048 fp32 products), the yardstick for "% of matmul";
+* in each of ``--rounds`` rounds: the machine's matmul rate (2048x2048 fp32 products), the
+  yardstick for "% of matmul", then every training part with its reference right after it;
 * training: this project's trainer (``train_small``/``train_large``: the tutorial's sizes with
   a unidirectional encoder; ``train_default``: configs/default.yaml; on a GPU also
   ``train_gpu``) and the tutorial's recipe (``scripts/reference.py``) at the same sizes, on
   the first 30,000 pairs of the corpus with vocabularies capped at 4,500 / 7,800 words;
 * decoding with a small model trained to a fixed step count (kept in ``runs/bench-model``):
   one sentence greedy and beam 5 (median of 100 test sentences), batched greedy, and the
-  reference's eager one-sentence loop run for as many words as this model's outputs have.
+  reference's eager one-sentence loop run (on TensorFlow, in its own process) for as many
+  words as this model's outputs have.
 
-Ratios (``ratio_vs_reference``) are only ever taken between figures of the same run.
+Ratios (``ratio_vs_reference``) are only ever taken between figures of the same round.
 "Useful" FLOPs count 3 x 2 x the forward pass's multiply-adds over real (non-pad) tokens.
 """
 
@@ -225,8 +227,7 @@ def decode_model(quick: bool):
 
 
 def worker_decode(quick: bool) -> dict:
-    """Decoding speed of a trained small model, and the reference's per-sentence loop."""
-    from scripts.reference import Reference
+    """Decoding speed of a trained small model, and its greedy outputs' lengths."""
     from translator.decode import translate_tokens
     from translator.search import DecodeOptions
 
@@ -260,19 +261,30 @@ def worker_decode(quick: bool) -> dict:
         }
         if name == "greedy":
             lengths = [len(r.target_tokens) + 1 for r in results[: len(singles)]]  # words + <end>
+    report["greedy_output_lengths"] = lengths  # for the reference's loop, run on TensorFlow
+    return report | {"peak_rss_mb": peak_rss_mb()}
+
+
+def worker_reference_decode(quick: bool) -> dict:
+    """The tutorial's eager one-sentence loop on TensorFlow, for as many words as ours wrote.
+
+    Its own process on TensorFlow whatever backend this project's parts use: the recipe is
+    TensorFlow code, and run under another Keras backend it would measure the mix.
+    """
+    from scripts.reference import Reference
+
+    _, corpus, source, target = load_config("train_small", quick)
+    sentences = list(corpus.split("test")["source_tokens"])
+    lengths = json.loads(os.environ["BENCHMARK_LENGTHS"])
     reference = Reference(len(source), len(target), 128, 256, 1)
     width = max(len(s) for s in sentences) + 1
-    encoded = [source.encode(s, add_end=True) for s in singles]
+    encoded = [source.encode(s, add_end=True) for s in sentences[: len(lengths)]]
     reference.translate(encoded[0], width, 3)  # warm-up
     started = time.perf_counter()
     for ids, steps in zip(encoded, lengths):
         reference.translate(ids, width, steps)
-    reference_rate = len(encoded) / (time.perf_counter() - started)
-    report["reference_sentences_per_s"] = round(reference_rate, 2)
-    report["ratio_vs_reference"] = round(
-        report["greedy"]["batched_sentences_per_s"] / reference_rate, 1
-    )
-    return report | {"peak_rss_mb": peak_rss_mb()}
+    rate = len(encoded) / (time.perf_counter() - started)
+    return {"reference_sentences_per_s": round(rate, 2), "peak_rss_mb": peak_rss_mb()}
 
 
 def worker_matmul() -> dict:
@@ -299,7 +311,7 @@ def worker_matmul() -> dict:
     return {"matmul_gflops": round(gflops, 1), "size": size, "library": library}
 
 
-def run_worker(part: str, args) -> dict:
+def run_worker(part: str, args, **environment_extra) -> dict:
     command = [sys.executable, "-m", "scripts.benchmark", "--worker", part] + (
         ["--quick"] if args.quick else []
     )
@@ -308,6 +320,7 @@ def run_worker(part: str, args) -> dict:
         os.environ,
         BENCHMARK_OVERRIDES=json.dumps(args.set),
         KERAS_BACKEND=args.backend if ours else "tensorflow",
+        **environment_extra,
     )
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment)
     if done.returncode != 0:
@@ -507,7 +520,11 @@ def main() -> None:
             "matmul": lambda: worker_matmul(),
             "decode": lambda: worker_decode(args.quick),
             "train": lambda: worker_train(name, args.quick),
-            "reference": lambda: worker_reference(name, args.quick),
+            "reference": lambda: (
+                worker_reference_decode(args.quick)
+                if name == "decode"
+                else worker_reference(name, args.quick)
+            ),
         }
         print(json.dumps(workers[kind]()))
         return
@@ -525,7 +542,7 @@ def main() -> None:
     for name in names:
         one_round += [f"train:{name}"] + [f"reference:{name}"] * (name in REFERENCED)
     rounds = 1 if args.quick else args.rounds
-    progress = tqdm(total=rounds * len(one_round) + 1, desc="benchmark", unit="part")
+    progress = tqdm(total=rounds * len(one_round) + 2, desc="benchmark", unit="part")
     summaries, first = [], {}
     for _ in range(rounds):
         results = {}
@@ -535,6 +552,13 @@ def main() -> None:
         summaries.append(summarise_round(results, names))
         first = first or results
     decode = run_worker("decode", args)
+    lengths = json.dumps(decode.pop("greedy_output_lengths"))
+    reference = run_worker("reference:decode", args, BENCHMARK_LENGTHS=lengths)
+    decode["reference_sentences_per_s"] = reference["reference_sentences_per_s"]
+    decode["ratio_vs_reference"] = round(
+        decode["greedy"]["batched_sentences_per_s"] / decode["reference_sentences_per_s"], 1
+    )
+    progress.update(2)
     progress.close()
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
