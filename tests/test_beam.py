@@ -25,9 +25,9 @@ def table_step(table):
         table, "float32"
     )  # (sentences, vocab, vocab): row b, previous token -> logits
 
-    def next_fn(token, state):
-        rows = ops.cast(state[:, 0], "int32")  # the state just carries each row's sentence id
-        logits = ops.take(ops.reshape(table, (-1, VOCAB)), rows * VOCAB + token, axis=0)
+    def next_fn(token, state, rows=None):  # ``rows`` unused: the state names the sentence
+        sentence = ops.cast(state[:, 0], "int32")  # the state just carries each row's sentence id
+        logits = ops.take(ops.reshape(table, (-1, VOCAB)), sentence * VOCAB + token, axis=0)
         return logits, state, ops.zeros((ops.shape(token)[0], 2))
 
     return next_fn
@@ -54,7 +54,7 @@ TABLE = np.random.default_rng(5).normal(0, 2.0, (3, VOCAB, VOCAB))
 OFFSETS = never_predicted(VOCAB, ban_unk=True)
 
 
-def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE):
+def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE, compact=False):
     k = beam_size
     sentences = np.arange(len(table), dtype="float32")[:, None]
     next_fn = table_step(table)
@@ -67,14 +67,16 @@ def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE):
         beam_size=k,
         length_penalty=length_penalty,
         offsets=OFFSETS,
+        compact=compact,
     )
     return np.asarray(tokens)
 
 
+@pytest.mark.parametrize("compact", [False, True])
 @pytest.mark.parametrize("length_penalty", [0.0, 0.6, 1.0])
-def test_a_beam_as_wide_as_all_outputs_finds_the_best_one(length_penalty):
+def test_a_beam_as_wide_as_all_outputs_finds_the_best_one(length_penalty, compact):
     """3 words, at most 2 before <end>: 1 + 3 + 9 outputs; a beam of 13 keeps them all."""
-    found = run_beam(13, length_penalty, [2, 2, 2], 3)
+    found = run_beam(13, length_penalty, [2, 2, 2], 3, compact=compact)
     outputs = [[END_ID]] + [[w, END_ID] for w in (4, 5, 6)]
     outputs += [[a, b, END_ID] for a, b in itertools.product((4, 5, 6), repeat=2)]
     for row in range(3):
@@ -94,11 +96,12 @@ def test_width_one_beam_is_greedy_search():
         assert words(found) == words(wanted)  # greedy stops at its limit; the beam adds <end> there
 
 
-def test_banned_and_reserved_tokens_never_come_out_and_limits_hold():
+@pytest.mark.parametrize("compact", [False, True])
+def test_banned_and_reserved_tokens_never_come_out_and_limits_hold(compact):
     table = np.zeros((2, VOCAB, VOCAB))
     table[:, :, UNK_ID] = 50.0  # <unk> would win every step
     table[:, :, START_ID] = 40.0
-    tokens = run_beam(3, 1.0, [3, 1], 5, table=table)
+    tokens = run_beam(3, 1.0, [3, 1], 5, table=table, compact=compact)
     for row, limit in zip(tokens, (3, 1)):
         assert not np.isin(row, [UNK_ID, START_ID]).any()
         assert len(words(row)) <= limit
@@ -137,6 +140,56 @@ def test_the_model_decodes_the_same_with_a_width_one_beam_and_greedily():
         assert words(found) == words(wanted)
     translated = model.translate(SOURCE, DecodeOptions(beam_size=1))["tokens"]
     np.testing.assert_array_equal(np.asarray(translated)[:, :13], np.asarray(greedy))
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_stepping_only_unfinished_rows_decodes_exactly_as_stepping_all(beam_size):
+    """``compact`` skips ended rows (and a beam's copies at the first step): same output."""
+    model = make_model(target_vocab=12)
+    bias = model.decoder.logits.bias.numpy()
+    bias[END_ID] = -2.0  # an untrained model would end at once; here the limits end the rows
+    model.decoder.logits.bias.assign(bias)
+    source = np.random.default_rng(3).integers(4, 30, (9, 6)).astype(np.int32)
+    source[np.arange(9)[:, None] >= 9 - np.arange(6)] = 0  # lengths 6, 6, 6, 6, 5, ... 1
+    values, final, mask = model.encoder(source)
+    state = model.bridge(final)
+    limits = np.array([3, 17, 8, 1, 12, 5, 17, 2, 9], np.int32)
+    offsets = never_predicted(12)
+    outputs = []
+    for compact in (False, True):
+        next_fn = model.decoder.step_function(values, mask, repeat=beam_size)
+        if beam_size == 1:
+            tokens, attention = greedy_search(next_fn, state, limits, 17, offsets, 6, compact)
+            outputs.append((np.asarray(tokens), np.asarray(attention)))
+        else:
+            tokens = beam_search(
+                next_fn,
+                state,
+                limits,
+                17,
+                beam_size=beam_size,
+                length_penalty=0.6,
+                offsets=offsets,
+                compact=compact,
+            )
+            outputs.append((np.asarray(tokens), None))
+    (full_tokens, full_attention), (compact_tokens, compact_attention) = outputs
+    lengths = [len(words(row)) for row in full_tokens]
+    assert len(set(lengths)) > 3  # the rows did end at different steps
+    np.testing.assert_array_equal(compact_tokens, full_tokens)
+    if beam_size == 1:  # the attention of every emitted token, ended rows left at 0
+        for row, length in enumerate(lengths):
+            np.testing.assert_allclose(
+                compact_attention[row, :length], full_attention[row, :length], atol=1e-6
+            )
+
+
+def test_beams_ending_at_different_steps_decode_the_same_compacted():
+    table = np.random.default_rng(11).normal(0, 2.0, (8, VOCAB, VOCAB))
+    limits = [6, 2, 9, 4, 9, 1, 7, 3]
+    full = run_beam(3, 0.6, limits, 9, table=table)
+    assert len({len(words(row)) for row in full}) > 3
+    np.testing.assert_array_equal(run_beam(3, 0.6, limits, 9, table=table, compact=True), full)
 
 
 def test_model_outputs_are_well_formed_and_within_their_length_limit():

@@ -68,6 +68,14 @@ def decode_padding(rows: int) -> dict:
     return {"multiple": LENGTH_MULTIPLE, "rows": 1 << (rows - 1).bit_length()}
 
 
+def steps_change_shape() -> bool:
+    """Whether a decoding step may work on fewer rows than the last (``search``'s ``compact``).
+
+    TensorFlow graphs and eager backends allow it; JAX compiles the loop for one shape.
+    """
+    return name() != "jax"
+
+
 def training_batches(plan, epoch: int, start_step: int = 0):
     """What ``model.fit`` / ``model.evaluate`` read for ``epoch`` from ``start_step`` on."""
     if name() == "tensorflow":

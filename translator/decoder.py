@@ -161,22 +161,25 @@ class Decoder(keras.layers.Layer):
         return self._output(states, contexts, embedded, training), weights
 
     def step_function(self, values, mask, repeat: int = 1):
-        """``next_fn(token, state) -> (logits, state, attention)``: one decoding step.
+        """``next_fn(token, state, rows=None) -> (logits, state, attention)``: one step.
 
         The attention keys and the loop's weights are computed here, once. With ``repeat``
         k, every source row is repeated k times (row b's copies are rows b*k ... b*k+k-1),
-        as beam search needs. Shapes: ``token`` (rows,) int32, ``state`` (rows, units);
-        ``logits`` (rows, vocab), ``attention`` (rows, src_len).
+        as beam search needs. ``rows`` (indices into those rows) steps only them: ``token``
+        and ``state`` are then theirs, and they attend over their own sources. Shapes:
+        ``token`` (rows,) int32, ``state`` (rows, units); ``logits`` (rows, vocab),
+        ``attention`` (rows, src_len).
         """
         if repeat > 1:
             values, mask = ops.repeat(values, repeat, axis=0), ops.repeat(mask, repeat, axis=0)
         memory = (self.attention.keys(values), values, mask)
         loop_weights = self._loop_weights()
 
-        def next_fn(token, state):
+        def next_fn(token, state, rows=None):
             embedded = self.embedding(token)
             projected = self._project(embedded)
-            state, context, weights = self._step(state, projected, memory, loop_weights)
+            attended = memory if rows is None else [ops.take(m, rows, axis=0) for m in memory]
+            state, context, weights = self._step(state, projected, attended, loop_weights)
             logits = self._output(state, context, embedded, False, loop_weights["output_kernel"])
             return logits, state, weights
 

@@ -16,6 +16,7 @@ from dataclasses import asdict
 import keras
 from keras import ops
 
+from translator import backends
 from translator.decoder import Decoder
 from translator.encoder import Encoder
 from translator.search import DecodeOptions, beam_search, greedy_search, never_predicted
@@ -152,10 +153,11 @@ class Translator(keras.Model):
             steps = math.ceil(width * options.max_length_ratio) + options.max_length_offset
         initial_state = self.bridge(final)
         offsets = never_predicted(self.target_vocab_size, options.ban_unk)
+        compact = backends.steps_change_shape()
         if options.beam_size <= 1:
             next_fn = self.decoder.step_function(values, mask)
             tokens, weights = greedy_search(
-                next_fn, initial_state, max_lengths, steps, offsets, width
+                next_fn, initial_state, max_lengths, steps, offsets, width, compact
             )
             return {"tokens": tokens, "attention": weights}
         next_fn = self.decoder.step_function(values, mask, repeat=options.beam_size)
@@ -167,6 +169,7 @@ class Translator(keras.Model):
             beam_size=options.beam_size,
             length_penalty=options.length_penalty,
             offsets=offsets,
+            compact=compact,
         )
         # The winner's attention: run the decoder teacher-forced over the tokens it chose.
         starts = ops.full((ops.shape(tokens)[0], 1), START_ID, "int32")
