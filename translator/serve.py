@@ -3,20 +3,25 @@
 Built on FastAPI and uvicorn: request bodies are validated by typed models (wrong types are
 422s with the field named), the OpenAPI description and a docs page come for free
 (``/docs``), and uvicorn finishes in-flight requests on SIGTERM/SIGINT before it exits.
+uvicorn runs on uvloop and httptools when they are installed (``requirements.txt`` pins
+them), which parse and schedule requests in C rather than in pure Python (h11, asyncio).
 
 One worker thread owns the model. Requests put their sentences in a queue; the worker takes
 what arrives within ``max_wait_ms`` of the first one (up to ``decode.batch_size`` sentences)
 and translates it in one model call per decoding setting, so concurrent requests share
-calls (``/health`` counts them). A full queue answers 503 with ``Retry-After``.
+calls (``/health`` counts them). A full queue answers 503 with ``Retry-After``. A waiting
+request holds no thread: the worker resolves its future on the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -44,9 +49,13 @@ class Job:
 
     sentences: list[str]
     beam_size: int
+    on_done: Callable[[], None] = lambda: None  # called from the worker once results are in
     results: list | None = None
     error: str | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+
+    def finish(self) -> None:
+        with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody waits
+            self.on_done()
 
 
 class Batcher:
@@ -112,7 +121,7 @@ class Batcher:
                 except Exception as error:  # one bad batch must not take the worker down
                     for job in group:
                         job.error = f"translation failed: {error.__class__.__name__}"
-                        job.done.set()
+                        job.finish()
                     continue
                 self.model_calls += 1
                 self.sentences_done += len(sentences)
@@ -121,7 +130,7 @@ class Batcher:
                 for job in group:
                     job.results = results[start : start + len(job.sentences)]
                     start += len(job.sentences)
-                    job.done.set()
+                    job.finish()
             if stop:
                 return
 
@@ -134,9 +143,9 @@ def _with_options(run, options):
 
 def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
     """The FastAPI application serving ``run`` (a loaded ``rundir.Run``)."""
+    import asyncio
     from contextlib import asynccontextmanager
 
-    import anyio
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -169,14 +178,7 @@ def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
         ]
         return JSONResponse({"error": "invalid request", "detail": detail}, status_code=status)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                {"error": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.post("/translate")
     async def translate(body: TranslateRequest):
@@ -190,14 +192,19 @@ def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
             return JSONResponse(
                 {"error": f"a sentence is over {MAX_CHARACTERS} characters"}, status_code=413
             )
-        job = Job(list(body.text), body.beam_size or run.options.beam_size)
+        loop, answered = asyncio.get_running_loop(), asyncio.Event()
+        job = Job(
+            list(body.text),
+            body.beam_size or run.options.beam_size,
+            on_done=lambda: loop.call_soon_threadsafe(answered.set),
+        )
         if not batcher.submit(job):
             return JSONResponse(
                 {"error": "the translation queue is full; retry shortly"},
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
-        await anyio.to_thread.run_sync(job.done.wait)
+        await answered.wait()
         if job.error:
             return JSONResponse({"error": job.error}, status_code=500)
         items = [
@@ -233,6 +240,29 @@ def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
         )
 
     return app
+
+
+class BodyLimit:
+    """413 for a body declared over ``MAX_BODY_BYTES``, before it is read.
+
+    Plain ASGI rather than ``@app.middleware("http")``, whose per-request tasks and response
+    streaming cost the event loop more than the rest of a request.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                from fastapi.responses import JSONResponse
+
+                response = JSONResponse(
+                    {"error": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
+                )
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 def check_port(host: str, port: int) -> None:
