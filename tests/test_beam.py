@@ -59,7 +59,7 @@ def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE, compact
     sentences = np.arange(len(table), dtype="float32")[:, None]
     next_fn = table_step(table)
     state = np.repeat(sentences, 1, axis=0)  # beam_search repeats it k times itself
-    tokens = beam_search(
+    tokens, _ = beam_search(
         next_fn,
         state,
         np.asarray(max_lengths, np.int32),
@@ -67,6 +67,7 @@ def run_beam(beam_size, length_penalty, max_lengths, steps, table=TABLE, compact
         beam_size=k,
         length_penalty=length_penalty,
         offsets=OFFSETS,
+        source_length=2,
         compact=compact,
     )
     return np.asarray(tokens)
@@ -127,7 +128,7 @@ def test_the_model_decodes_the_same_with_a_width_one_beam_and_greedily():
     greedy, _ = greedy_search(
         model.decoder.step_function(values, mask), state, limits, 13, offsets, 4
     )
-    beam = beam_search(
+    beam, _ = beam_search(
         model.decoder.step_function(values, mask, repeat=1),
         state,
         limits,
@@ -135,6 +136,7 @@ def test_the_model_decodes_the_same_with_a_width_one_beam_and_greedily():
         beam_size=1,
         length_penalty=1.0,
         offsets=offsets,
+        source_length=4,
     )
     for found, wanted in zip(np.asarray(beam), np.asarray(greedy)):
         assert words(found) == words(wanted)
@@ -160,9 +162,8 @@ def test_stepping_only_unfinished_rows_decodes_exactly_as_stepping_all(beam_size
         next_fn = model.decoder.step_function(values, mask, repeat=beam_size)
         if beam_size == 1:
             tokens, attention = greedy_search(next_fn, state, limits, 17, offsets, 6, compact)
-            outputs.append((np.asarray(tokens), np.asarray(attention)))
         else:
-            tokens = beam_search(
+            tokens, attention = beam_search(
                 next_fn,
                 state,
                 limits,
@@ -170,18 +171,15 @@ def test_stepping_only_unfinished_rows_decodes_exactly_as_stepping_all(beam_size
                 beam_size=beam_size,
                 length_penalty=0.6,
                 offsets=offsets,
+                source_length=6,
                 compact=compact,
             )
-            outputs.append((np.asarray(tokens), None))
+        outputs.append((np.asarray(tokens), np.asarray(attention)))
     (full_tokens, full_attention), (compact_tokens, compact_attention) = outputs
     lengths = [len(words(row)) for row in full_tokens]
     assert len(set(lengths)) > 3  # the rows did end at different steps
     np.testing.assert_array_equal(compact_tokens, full_tokens)
-    if beam_size == 1:  # the attention of every emitted token, ended rows left at 0
-        for row, length in enumerate(lengths):
-            np.testing.assert_allclose(
-                compact_attention[row, :length], full_attention[row, :length], atol=1e-6
-            )
+    np.testing.assert_allclose(compact_attention, full_attention, atol=1e-6)
 
 
 def test_beams_ending_at_different_steps_decode_the_same_compacted():
@@ -204,5 +202,53 @@ def test_model_outputs_are_well_formed_and_within_their_length_limit():
         assert length <= math.ceil(source_length * 1.5) + 2
         assert not np.isin(row[:length], [PAD_ID, START_ID, UNK_ID]).any()
         assert (row[length + 1 :] == PAD_ID).all()
-    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+    for row, rows in zip(tokens, attention):
+        emitted = min(len(words(row)) + 1, len(row))  # with <end>, if it fitted
+        np.testing.assert_allclose(rows[:emitted].sum(-1), 1.0, atol=1e-5)
+        assert (rows[emitted:] == 0).all()
     assert (attention[1][:, 2:] == 0).all()  # padded source positions get no attention
+
+
+def test_the_winners_attention_is_its_own_at_every_step():
+    """The fake "attends" to the previous word: the winner's row t must show its word t-1."""
+    table = np.random.default_rng(2).normal(0, 2.0, (6, VOCAB, VOCAB))
+    sentences = np.arange(6, dtype="float32")[:, None]
+
+    def next_fn(token, state, rows=None):
+        logits, state, _ = table_step(table)(token, state)
+        return logits, state, ops.one_hot(token, VOCAB)
+
+    limits = np.array([5, 3, 6, 2, 6, 4], np.int32)
+    tokens, attention = beam_search(
+        next_fn,
+        sentences,
+        limits,
+        6,
+        beam_size=3,
+        length_penalty=0.6,
+        offsets=OFFSETS,
+        source_length=VOCAB,
+        compact=True,
+    )
+    for row, rows in zip(np.asarray(tokens), np.asarray(attention)):
+        emitted = min(len(words(row)) + 1, len(row))  # with <end>, if it fitted
+        previous = [START_ID] + list(row[: emitted - 1])
+        np.testing.assert_array_equal(rows[:emitted].argmax(-1), previous)
+        assert (rows[emitted:] == 0).all()
+
+
+def test_the_beams_attention_is_the_decoders_over_the_words_it_chose():
+    model = make_model()
+    bias = model.decoder.logits.bias.numpy()
+    bias[END_ID] = -2.0  # run to the length limits
+    model.decoder.logits.bias.assign(bias)
+    out = model.translate(SOURCE, DecodeOptions(beam_size=3))
+    tokens, attention = np.asarray(out["tokens"]), np.asarray(out["attention"])
+    values, final, mask = model.encoder(SOURCE)
+    starts = np.full((3, 1), START_ID, np.int32)
+    _, forced = model.decoder(
+        np.concatenate([starts, tokens[:, :-1]], 1), model.bridge(final), values, mask
+    )
+    for row, (chosen, forced_rows) in enumerate(zip(tokens, np.asarray(forced))):
+        emitted = min(len(words(chosen)) + 1, len(chosen))
+        np.testing.assert_allclose(attention[row, :emitted], forced_rows[:emitted], atol=1e-5)

@@ -20,7 +20,6 @@ from translator import backends
 from translator.decoder import Decoder
 from translator.encoder import Encoder
 from translator.search import DecodeOptions, beam_search, greedy_search, never_predicted
-from translator.vocab import START_ID
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -161,7 +160,7 @@ class Translator(keras.Model):
             )
             return {"tokens": tokens, "attention": weights}
         next_fn = self.decoder.step_function(values, mask, repeat=options.beam_size)
-        tokens = beam_search(
+        tokens, weights = beam_search(
             next_fn,
             initial_state,
             max_lengths,
@@ -169,12 +168,8 @@ class Translator(keras.Model):
             beam_size=options.beam_size,
             length_penalty=options.length_penalty,
             offsets=offsets,
+            source_length=width,
             compact=compact,
-        )
-        # The winner's attention: run the decoder teacher-forced over the tokens it chose.
-        starts = ops.full((ops.shape(tokens)[0], 1), START_ID, "int32")
-        _, weights = self.decoder(
-            ops.concatenate([starts, tokens[:, :-1]], axis=1), initial_state, values, mask
         )
         return {"tokens": tokens, "attention": weights}
 

@@ -66,21 +66,25 @@ def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
 
 
 def _step_rows(next_fn, token, state, active, compact):
-    """``next_fn`` on the ``active`` rows (all rows unless ``compact``).
+    """``next_fn`` on the ``active`` rows: ``(place, logits, state, attention)``.
 
-    Returns the stepped rows' indices (None: all) and ``next_fn``'s outputs for them.
+    ``place(values, default)`` puts values of the stepped rows into a full-batch tensor that
+    is ``default`` on the other rows. With ``compact`` only the active rows are stepped;
+    otherwise all are, and ``place`` masks the others, so both give the same results.
     """
     if not compact:
-        return None, *next_fn(token, state)
+
+        def place(values, default):
+            active_rows = ops.reshape(active, (-1,) + (1,) * (len(values.shape) - 1))
+            return ops.where(active_rows, values, default)
+
+        return place, *next_fn(token, state)
     rows = ops.nonzero(active)[0]
-    return rows, *next_fn(ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows)
 
+    def place(values, default):
+        return ops.scatter_update(default, ops.expand_dims(rows, 1), values)
 
-def _scatter(rows, values, default):
-    """``values`` of the stepped ``rows`` in a full tensor that is ``default`` elsewhere."""
-    if rows is None:
-        return values
-    return ops.scatter_update(default, ops.expand_dims(rows, 1), values)
+    return place, *next_fn(ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows)
 
 
 def greedy_search(
@@ -100,7 +104,8 @@ def greedy_search(
         source_length: the width of each step's attention (src_len).
         compact: step the unfinished rows only (module docstring).
 
-    Returns tokens (batch, steps) with 0 after the end, and attention (batch, steps, src_len).
+    Returns tokens (batch, steps) with 0 after the end, and attention (batch, steps, src_len),
+    whose rows after the end are 0.
     """
     batch = ops.shape(initial_state)[0]
 
@@ -108,14 +113,13 @@ def greedy_search(
         return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
 
     def step(i, state, token, finished, tokens, attention):
-        rows, logits, new_state, weights = _step_rows(
+        place, logits, new_state, weights = _step_rows(
             next_fn, token, state, ops.logical_not(finished), compact
         )
         next_token = ops.cast(ops.argmax(ops.cast(logits, "float32") + offsets, axis=-1), "int32")
-        next_token = _scatter(rows, next_token, ops.zeros_like(token))
-        state = _scatter(rows, new_state, state)
-        weights = _scatter(rows, weights, ops.zeros_like(attention[:, 0]))
-        next_token = ops.where(finished, ops.zeros_like(next_token) + PAD_ID, next_token)
+        next_token = place(next_token, ops.zeros_like(token) + PAD_ID)
+        state = place(new_state, state)
+        weights = place(weights, ops.zeros_like(attention[:, 0]))
         finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
         tokens = ops.slice_update(tokens, (0, i), ops.expand_dims(next_token, 1))
         attention = ops.slice_update(attention, (0, i, 0), ops.expand_dims(weights, 1))
@@ -149,15 +153,17 @@ def beam_search(
     beam_size,
     length_penalty,
     offsets,
+    source_length,
     compact=False,
 ):
-    """Best hypothesis per sentence: tokens (batch, steps), 0 after ``<end>``.
+    """Best hypothesis per sentence: tokens (batch, steps), 0 after ``<end>``, and attention.
 
     ``next_fn`` works on ``batch * beam_size`` rows (sentence b's hypotheses are rows
     ``b * beam_size ...``); ``initial_state`` (batch, units) is repeated here. The other
-    arguments are those of ``greedy_search``. With ``compact``, the rows stepped are the
-    hypotheses that have neither ended nor a score of ``NEG_INF`` (at the first step, all
-    but each sentence's first copy).
+    arguments are those of ``greedy_search``. The rows stepped are the hypotheses that have
+    neither ended nor a score of ``NEG_INF`` (at the first step, all but each sentence's
+    first copy). Every step's attention is kept and walked back with the tokens, so the
+    winner's attention (batch, steps, src_len; rows after ``<end>`` are 0) costs no pass.
     """
     k, vocab = beam_size, offsets.shape[0]
     batch = ops.shape(initial_state)[0]
@@ -171,36 +177,32 @@ def beam_search(
         return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
 
     def step(*carry):
-        i, state, token, scores, finished, lengths, tokens, parents = carry
+        i, state, token, scores, finished, lengths, tokens, parents, attention = carry
         alive = ops.logical_not(finished) & ops.greater(scores, NEG_INF / 2)
-        rows, logits, new_state, _ = _step_rows(
+        place, logits, new_state, weights = _step_rows(
             next_fn, token, state, ops.reshape(alive, (-1,)), compact
         )
-        state = _scatter(rows, new_state, state)
+        state = place(new_state, state)
+        weights = place(weights, ops.zeros_like(attention[0]))  # rows: hypotheses before the choice
+        attention = ops.slice_update(attention, (i, 0, 0), ops.expand_dims(weights, 0))
         # A sentence's k best extensions are among the k best words of each of its beams, so
         # only k words per row reach the (batch, k * k) choice; full-vocabulary work is one
         # top_k and one logsumexp per step.
         logits = ops.cast(logits, "float32") + offsets
         row_lse = ops.logsumexp(logits, axis=-1, keepdims=True)
         word_log_probs, words = ops.top_k(logits, per_row)
-        # Rows not stepped extend by padding only, as ended ones do.
+        # Rows not stepped (ended, or a NEG_INF copy) extend by padding only, at no cost.
         every_row = ops.zeros((batch * k, per_row))
-        word_log_probs = _scatter(rows, word_log_probs - row_lse, every_row + first_only)
-        words = _scatter(rows, ops.cast(words, "int32"), ops.cast(every_row, "int32") + PAD_ID)
-        end_log_prob = _scatter(
-            rows, logits[:, END_ID : END_ID + 1] - row_lse, every_row[:, :1] + NEG_INF
-        )
+        word_log_probs = place(word_log_probs - row_lse, every_row + first_only)
+        words = place(ops.cast(words, "int32"), ops.cast(every_row, "int32") + PAD_ID)
+        end_log_prob = place(logits[:, END_ID : END_ID + 1] - row_lse, every_row[:, :1] + NEG_INF)
         word_log_probs = ops.reshape(word_log_probs, (batch, k, per_row))
         words = ops.reshape(words, (batch, k, per_row))
         end_log_prob = ops.reshape(end_log_prob, (batch, k, 1))
-        at_limit = ops.expand_dims(ops.greater_equal(i, limits), -1)  # (batch, 1, 1): words used up
+        # At its length limit a stepped hypothesis must end: words used up.
+        at_limit = ops.expand_dims(ops.greater_equal(i, limits) & alive, -1)  # (batch, k, 1)
         word_log_probs = ops.where(at_limit, end_log_prob + first_only, word_log_probs)
         words = ops.where(at_limit, END_ID, words)
-        ended = ops.expand_dims(finished, -1)
-        word_log_probs = ops.where(
-            ended, ops.zeros_like(word_log_probs) + first_only, word_log_probs
-        )
-        words = ops.where(ended, PAD_ID, words)
         candidates = ops.reshape(ops.expand_dims(scores, -1) + word_log_probs, (batch, k * per_row))
         scores, chosen = ops.top_k(candidates, k)
         chosen = ops.cast(chosen, "int32")
@@ -214,7 +216,7 @@ def beam_search(
         tokens = ops.slice_update(tokens, (i, 0, 0), ops.expand_dims(step_tokens, 0))
         parents = ops.slice_update(parents, (i, 0, 0), ops.expand_dims(step_parents, 0))
         token = ops.reshape(step_tokens, (-1,))
-        return i + 1, state, token, scores, finished, lengths, tokens, parents
+        return i + 1, state, token, scores, finished, lengths, tokens, parents, attention
 
     first_scores = np.full(k, NEG_INF, "float32")
     first_scores[0] = 0.0  # all beams start identical: expand only the first
@@ -228,19 +230,28 @@ def beam_search(
         # Steps never run keep padding, and parents that point every beam to itself.
         ops.zeros((steps, batch, k), "int32"),
         ops.zeros((steps, batch, k), "int32") + ops.arange(k, dtype="int32"),
+        ops.zeros((steps, batch * k, source_length), "float32"),
     )
-    *_, scores, _, lengths, tokens, parents = ops.while_loop(running, step, start)
+    *_, scores, _, lengths, tokens, parents, attention = ops.while_loop(running, step, start)
     normalised = scores / ops.power(ops.maximum(ops.cast(lengths, "float32"), 1.0), length_penalty)
     best = ops.cast(ops.argmax(normalised, axis=-1), "int32")
 
-    def back(beam, step_outputs):  # walk the parent pointers from the last step to the first
+    def back(carry, step_outputs):  # walk the parent pointers from the last step to the first
         step_tokens, step_parents = step_outputs[..., 0], step_outputs[..., 1]
-        beam = ops.expand_dims(beam, 1)
-        token = ops.take_along_axis(step_tokens, beam, axis=1)[:, 0]
-        return ops.take_along_axis(step_parents, beam, axis=1)[:, 0], token
+        beam = carry[:, 1:]  # the winner's beam at this step
+        token = ops.take_along_axis(step_tokens, beam, axis=1)
+        parent = ops.take_along_axis(step_parents, beam, axis=1)  # its beam a step earlier
+        carry = ops.concatenate([token, parent], axis=-1)
+        return carry, carry
 
-    # One stacked tensor, not a pair: Keras' TensorFlow scan fails on several inputs of
-    # unknown length.
+    # Stacked tensors, not pairs: Keras' TensorFlow scan fails on several inputs of unknown
+    # length, and its outputs must have the carry's shape.
     pointers = ops.stack([tokens, parents], axis=-1)
-    _, best_tokens = ops.scan(back, best, pointers, reverse=True)
-    return ops.transpose(best_tokens, (1, 0))
+    start = ops.stack([ops.zeros_like(best), best], axis=-1)
+    _, path = ops.scan(back, start, pointers, reverse=True)  # (steps, batch, [token, parent])
+    # A step's word was chosen from its parent's row, whose attention that step recorded.
+    attention = ops.reshape(attention, (steps, batch, k, source_length))
+    parent_rows = ops.reshape(path[..., 1], (steps, batch, 1, 1))
+    parent_rows = ops.broadcast_to(parent_rows, (steps, batch, 1, source_length))
+    best_attention = ops.take_along_axis(attention, parent_rows, axis=2)[:, :, 0]
+    return ops.transpose(path[..., 0], (1, 0)), ops.transpose(best_attention, (1, 0, 2))
