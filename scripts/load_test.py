@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from translator.serve import MAX_QUEUE, MAX_WAIT_MS
+
 ROOT = Path(__file__).resolve().parent.parent
 TIME_LIMIT_S = 900
 
@@ -106,12 +108,17 @@ def main() -> None:
     parser.add_argument(
         "--beam-size", type=int, help="the requests' beam width (default: the run's)"
     )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=MAX_WAIT_MS,
+        help=f"the server's --max-wait-ms, a batch's wait for more (default {MAX_WAIT_MS:g})",
+    )
     parser.add_argument("--out", default="runs/load-test.json")
     args = parser.parse_args()
 
     from translator.corpus import load_corpus, references_by_source
     from translator.rundir import load_run
-    from translator.serve import MAX_QUEUE
 
     run = load_run(args.run_dir)
     sources = list(references_by_source(load_corpus(run.config.data).split("test"))["source"])
@@ -133,6 +140,8 @@ def main() -> None:
             args.run_dir,
             "--port",
             str(port),
+            "--max-wait-ms",
+            str(args.max_wait_ms),
             "--max-queue",
             str(MAX_QUEUE),
         ],
@@ -153,6 +162,7 @@ def main() -> None:
         report = {
             "run": args.run_dir,
             "beam_size": args.beam_size or run.options.beam_size,
+            "max_wait_ms": args.max_wait_ms,
             "clients": args.clients,
             "requests_per_client": args.requests,
         }

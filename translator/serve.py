@@ -32,6 +32,7 @@ MAX_SENTENCES = 64  # per request
 MAX_CHARACTERS = 2000  # per sentence
 MAX_BODY_BYTES = 256 * 1024
 MAX_QUEUE = 1024  # sentences waiting
+MAX_WAIT_MS = 5.0  # how long a batch's first request waits for others
 RETRY_AFTER_S = 1
 
 
@@ -61,7 +62,7 @@ class Job:
 class Batcher:
     """The worker thread that owns the model and translates queued jobs in batches."""
 
-    def __init__(self, run, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
+    def __init__(self, run, max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QUEUE):
         self.run, self.max_wait_s, self.max_queue = run, max_wait_ms / 1000, max_queue
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.waiting = 0  # sentences queued, not yet taken
@@ -141,7 +142,7 @@ def _with_options(run, options):
     return replace(run, options=options)
 
 
-def create_app(run, *, max_wait_ms: float = 5.0, max_queue: int = MAX_QUEUE):
+def create_app(run, *, max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QUEUE):
     """The FastAPI application serving ``run`` (a loaded ``rundir.Run``)."""
     import asyncio
     from contextlib import asynccontextmanager
@@ -284,7 +285,7 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    max_wait_ms: float = 5.0,
+    max_wait_ms: float = MAX_WAIT_MS,
     max_queue: int = MAX_QUEUE,
     beam_size: int | None = None,
 ) -> None:
