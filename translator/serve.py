@@ -10,7 +10,7 @@ One worker thread owns the model. Requests put their sentences in a queue; the w
 what arrives within ``max_wait_ms`` of the first one (up to ``decode.batch_size`` sentences)
 and translates it in one model call per decoding setting, so concurrent requests share
 calls (``/health`` counts them). A full queue answers 503 with ``Retry-After``. A waiting
-request holds no thread: the worker resolves its future on the event loop.
+request holds no thread: the worker sets its asyncio event through the event loop.
 """
 
 from __future__ import annotations
