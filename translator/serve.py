@@ -246,8 +246,8 @@ def create_app(run, *, max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QU
 class BodyLimit:
     """413 for a body declared over ``MAX_BODY_BYTES``, before it is read.
 
-    Plain ASGI rather than ``@app.middleware("http")``, whose per-request tasks and response
-    streaming cost the event loop more than the rest of a request.
+    Plain ASGI rather than ``@app.middleware("http")``, which wraps every request in an extra
+    task and a streamed response.
     """
 
     def __init__(self, app):
