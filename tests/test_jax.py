@@ -184,3 +184,35 @@ def test_two_devices_train_like_one_and_resume(tmp_path, corpus_path):
         final_weights(tmp_path / "two"), final_weights(tmp_path / "interrupted")
     ):
         np.testing.assert_allclose(whole, resumed, atol=1e-6)
+
+
+MIXED_PRECISION_DECODING = textwrap.dedent("""
+    import json
+    import numpy as np
+    from translator import config as config_lib
+    from translator.model import build_model
+    from translator.search import DecodeOptions
+
+    config = config_lib.load("configs/tiny.yaml", ["model.dtype=mixed_bfloat16"])
+    model = build_model(config, 40, 50, 10)  # the training model, as validation decodes it
+    source = np.array([[5, 6, 7, 8, 2, 0], [9, 10, 2, 0, 0, 0]], "int32")
+    for beam in (1, 3):
+        output = model.translate(source, DecodeOptions(beam_size=beam, ban_unk=False))
+        tokens, attention = np.asarray(output["tokens"]), np.asarray(output["attention"])
+        print(json.dumps({"tokens": tokens.tolist(), "attention": attention.tolist()}))
+""")
+
+
+def test_a_mixed_precision_model_decodes_on_jax(tmp_path):
+    """The default dtype: a bfloat16 state whose step returns float32 keeps the loop's dtype."""
+    (tmp_path / "decode.py").write_text(MIXED_PRECISION_DECODING)
+    done = jax("--script", str(tmp_path / "decode.py"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    outputs = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(outputs) == 2  # greedy, then beam 3
+    for output in outputs:
+        tokens, attention = np.asarray(output["tokens"]), np.asarray(output["attention"])
+        assert tokens.shape[0] == 2 and attention.shape == (2, tokens.shape[1], 6)
+        produced = np.cumsum(tokens == 0, axis=1) == 0  # positions before the first padding
+        np.testing.assert_allclose(attention.sum(-1)[produced], 1.0, atol=1e-2)
+        assert np.all(attention[~produced] == 0)
