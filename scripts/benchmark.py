@@ -18,6 +18,9 @@ subprocess (its own peak memory, one heavy job at a time):
   words as this model's outputs have.
 
 Ratios (``ratio_vs_reference``) are only ever taken between figures of the same round.
+On JAX an untimed first pass over the measured batches compiles every shape, and the probe
+runs on JAX's default device (the GPU, where there is one). Without TensorFlow (a JAX-only
+GPU install) the reference parts are left out and their ratios reported as not measured.
 "Useful" FLOPs count 3 x 2 x the forward pass's multiply-adds over real (non-pad) tokens.
 """
 
