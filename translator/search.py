@@ -65,22 +65,16 @@ def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
     return offsets
 
 
-def _like(values, carried):
-    """``values`` in the dtype of the loop's ``carried`` tensor, which must not change.
-
-    Under mixed precision a step may compute in another dtype than it was given: a step
-    called outside a layer's ``__call__`` (JAX's predict) reads its weights in float32, so a
-    bfloat16 state comes back float32.
-    """
-    return ops.cast(values, carried.dtype)
-
-
 def _step_rows(next_fn, token, state, active, compact):
     """``next_fn`` on the ``active`` rows: ``(place, logits, state, attention)``.
 
     ``place(values, default)`` puts values of the stepped rows into a full-batch tensor that
     is ``default`` on the other rows. With ``compact`` only the active rows are stepped;
     otherwise all are, and ``place`` masks the others, so both give the same results.
+
+    The returned state has ``state``'s dtype and the attention is float32, as the loops carry
+    them: under mixed precision a step called outside a layer's ``__call__`` (JAX's predict)
+    reads its weights in float32, so a bfloat16 state would come back float32.
     """
     if not compact:
 
@@ -88,13 +82,17 @@ def _step_rows(next_fn, token, state, active, compact):
             active_rows = ops.reshape(active, (-1,) + (1,) * (len(values.shape) - 1))
             return ops.where(active_rows, values, default)
 
-        return place, *next_fn(token, state)
-    rows = ops.nonzero(active)[0]
+        logits, new_state, weights = next_fn(token, state)
+    else:
+        rows = ops.nonzero(active)[0]
 
-    def place(values, default):
-        return ops.scatter_update(default, ops.expand_dims(rows, 1), values)
+        def place(values, default):
+            return ops.scatter_update(default, ops.expand_dims(rows, 1), values)
 
-    return place, *next_fn(ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows)
+        logits, new_state, weights = next_fn(
+            ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows
+        )
+    return place, logits, ops.cast(new_state, state.dtype), ops.cast(weights, "float32")
 
 
 def greedy_search(
@@ -128,8 +126,8 @@ def greedy_search(
         )
         next_token = ops.cast(ops.argmax(ops.cast(logits, "float32") + offsets, axis=-1), "int32")
         next_token = place(next_token, ops.zeros_like(token) + PAD_ID)
-        state = place(_like(new_state, state), state)
-        weights = place(_like(weights, attention), ops.zeros_like(attention[:, 0]))
+        state = place(new_state, state)
+        weights = place(weights, ops.zeros_like(attention[:, 0]))
         finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
         tokens = ops.slice_update(tokens, (0, i), ops.expand_dims(next_token, 1))
         attention = ops.slice_update(attention, (0, i, 0), ops.expand_dims(weights, 1))
@@ -192,9 +190,8 @@ def beam_search(
         place, logits, new_state, weights = _step_rows(
             next_fn, token, state, ops.reshape(alive, (-1,)), compact
         )
-        state = place(_like(new_state, state), state)
-        # Rows: the hypotheses before the choice.
-        weights = place(_like(weights, attention), ops.zeros_like(attention[0]))
+        state = place(new_state, state)
+        weights = place(weights, ops.zeros_like(attention[0]))  # rows: hypotheses before the choice
         attention = ops.slice_update(attention, (i, 0, 0), ops.expand_dims(weights, 0))
         # A sentence's k best extensions are among the k best words of each of its beams, so
         # only k words per row reach the (batch, k * k) choice; full-vocabulary work is one
