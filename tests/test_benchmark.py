@@ -1,0 +1,66 @@
+"""The benchmark report: the machine it names and the ratios it takes within one round."""
+
+from scripts.benchmark import cpu_facts, markdown, merge_rounds
+
+CPUINFO = (
+    "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum\n"
+    "flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n\n"
+    "processor\t: 1\nmodel name\t: another\nflags\t\t: fpu\n\n"
+)
+
+
+def test_cpu_facts_read_the_model_and_native_bfloat16_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO)
+    assert cpu_facts(cpuinfo) == {"cpu_model": "Intel(R) Xeon(R) Platinum", "native_bfloat16": True}
+    cpuinfo.write_text(CPUINFO.replace(" avx512_bf16", ""))
+    assert cpu_facts(cpuinfo)["native_bfloat16"] is False
+    cpuinfo.write_text(CPUINFO.replace("avx512_bf16 amx_tile", "amx_bf16"))
+    assert cpu_facts(cpuinfo)["native_bfloat16"] is True
+    assert cpu_facts(tmp_path / "missing") == {"cpu_model": "", "native_bfloat16": None}
+
+
+def _round(matmul, ours, reference):
+    row = {
+        "dtype": "mixed_bfloat16",
+        "embedding": 128,
+        "units": 256,
+        "batch": 64,
+        "bidirectional": False,
+        "median_ms_per_step": 100.0,
+        "ms_per_step_repeats": [100.0],
+        "real_tokens_per_s": ours,
+        "useful_gflops_per_s": 10.0,
+        "percent_of_matmul": round(1000 / matmul, 1),
+        "reference": {"real_tokens_per_s": reference, "median_ms_per_step": 300.0},
+        "ratio_vs_reference": round(ours / reference, 2),
+    }
+    return {"matmul_gflops": matmul, "train": {"train_small": row}}
+
+
+def test_the_report_names_the_cpu_and_dtype_and_gives_median_ratios_of_rounds():
+    rounds = [_round(100.0, 3000, 1000), _round(200.0, 4000, 2000), _round(150.0, 3300, 1000)]
+    train = merge_rounds(rounds)
+    # The median of each round's own ratio (3.0, 2.0, 3.3), not a ratio of medians (3300/1000).
+    assert train["train_small"]["ratio_vs_reference"] == 3.0
+    assert [r["ratio_vs_reference"] for r in train["train_small"]["rounds"]] == [3.0, 2.0, 3.3]
+    decode = {
+        "model": "m",
+        "test_sentences": 100,
+        "batched_sentences": 1000,
+        "greedy": {"single_sentence_ms": 5.0, "batched_sentences_per_s": 2000.0},
+        "beam": {"single_sentence_ms": 12.0, "batched_sentences_per_s": 500.0},
+    }
+    machine = {"cpus": 2, "library": "tensorflow", "matmul_gflops": 150.0}
+    report = {
+        "date": "2026-11-29 22:00",
+        "backend": "tensorflow",
+        "machine": machine | {"matmul_per_round": [100.0, 200.0, 150.0]},
+        "train": train,
+        "decode": decode,
+        "targets_met": {},
+    }
+    old = markdown(report)  # a report from before the CPU was recorded still renders
+    assert "on 2 CPU cores, Keras backend tensorflow, training dtype mixed_bfloat16;" in old
+    report["machine"] |= {"cpu_model": "AMD EPYC", "native_bfloat16": False}
+    assert "on 2 CPU cores (AMD EPYC, no native bfloat16 products)" in markdown(report)
