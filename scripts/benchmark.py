@@ -475,7 +475,7 @@ def markdown(report: dict) -> str:
     dtypes = ", ".join(sorted({r["dtype"] for r in report["train"].values() if "dtype" in r}))
     cpu = f"{m['cpus']} CPU cores"
     if m.get("cpu_model"):  # reports before the CPU was recorded lack it
-        native = {True: "native", False: "no native"}.get(m["native_bfloat16"], "unknown")
+        native = "native" if m["native_bfloat16"] else "no native"
         cpu += f" ({m['cpu_model']}, {native} bfloat16 products)"
     lines = [
         f"Measured {report['date']} on {cpu}, Keras backend {report['backend']}"
