@@ -252,3 +252,24 @@ def test_the_beams_attention_is_the_decoders_over_the_words_it_chose():
     for row, (chosen, forced_rows) in enumerate(zip(tokens, np.asarray(forced))):
         emitted = min(len(words(chosen)) + 1, len(chosen))
         np.testing.assert_allclose(attention[row, :emitted], forced_rows[:emitted], atol=1e-5)
+
+
+def test_a_beam_at_its_length_limit_decodes_the_same_alone_and_in_a_longer_batch():
+    """Hypotheses that reach their limit take <end> there (and its log-probability), also
+    when theirs is the batch's longest sentence, whose limit is the loop's last step."""
+    model = make_model()
+    logits = model.decoder.logits
+    logits.kernel.assign(logits.kernel.numpy() * 20)  # decisive: no near ties
+    bias = logits.bias.numpy()
+    bias[END_ID] = -4.0  # outputs run to their limits
+    logits.bias.assign(bias)
+    source = np.random.default_rng(3).integers(4, 30, (6, 5)).astype(np.int32)
+    source[np.arange(6)[:, None] >= 6 - np.arange(5)] = PAD_ID  # lengths 5, 5, 4, 3, 2, 1
+    options = DecodeOptions(beam_size=4)
+    together = np.asarray(model.translate(source, options)["tokens"])
+    at_limit = 0
+    for row, sentence in enumerate(source):
+        alone = np.asarray(model.translate(sentence[None, sentence != PAD_ID], options)["tokens"])
+        assert words(alone[0]) == words(together[row])
+        at_limit += len(words(alone[0])) == 2 * (sentence != PAD_ID).sum() + 5
+    assert at_limit >= 2

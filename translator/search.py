@@ -175,6 +175,10 @@ def beam_search(
     """
     k, vocab = beam_size, offsets.shape[0]
     batch = ops.shape(initial_state)[0]
+    # One step more than the longest limit: a hypothesis at its limit takes <end> there, so it
+    # is ranked with the <end>'s log-probability whether or not its sentence is the batch's
+    # longest. That step's tokens (all <end>) are cut from the result.
+    out_steps, steps = steps, steps + 1
     per_row = min(k, vocab)
     first_only = _only(0, per_row)  # of a row's candidates, only the first may be taken
     row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
@@ -261,5 +265,5 @@ def beam_search(
     attention = ops.reshape(attention, (steps, batch, k, source_length))
     parent_rows = ops.reshape(path[..., 1], (steps, batch, 1, 1))
     parent_rows = ops.broadcast_to(parent_rows, (steps, batch, 1, source_length))
-    best_attention = ops.take_along_axis(attention, parent_rows, axis=2)[:, :, 0]
-    return ops.transpose(path[..., 0], (1, 0)), ops.transpose(best_attention, (1, 0, 2))
+    best_attention = ops.take_along_axis(attention, parent_rows, axis=2)[:out_steps, :, 0]
+    return ops.transpose(path[:out_steps, :, 0], (1, 0)), ops.transpose(best_attention, (1, 0, 2))
