@@ -1,6 +1,7 @@
 """Load test of ``serve`` on loopback: concurrent clients against one request at a time.
 
     .venv/bin/python -m scripts.load_test [--run-dir runs/default] [--clients 32] [--requests 25]
+        [--beam-size N] [--max-wait-ms MS] [--shortlist N]
 
 Starts the service on a free 127.0.0.1 port, then (1) ``--clients`` threads each send
 ``--requests`` requests of 1-4 test-split sentences, all at once; (2) the same requests one
@@ -114,6 +115,9 @@ def main() -> None:
         default=MAX_WAIT_MS,
         help=f"the server's --max-wait-ms, a batch's wait for more (default {MAX_WAIT_MS:g})",
     )
+    parser.add_argument(
+        "--shortlist", type=int, help="the server's --shortlist (default: the run's)"
+    )
     parser.add_argument("--out", default="runs/load-test.json")
     args = parser.parse_args()
 
@@ -144,6 +148,7 @@ def main() -> None:
             str(args.max_wait_ms),
             "--max-queue",
             str(MAX_QUEUE),
+            *(["--shortlist", str(args.shortlist)] if args.shortlist is not None else []),
         ],
         cwd=ROOT,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
@@ -163,6 +168,7 @@ def main() -> None:
             "run": args.run_dir,
             "beam_size": args.beam_size or run.options.beam_size,
             "max_wait_ms": args.max_wait_ms,
+            "shortlist": run.options.shortlist if args.shortlist is None else args.shortlist,
             "clients": args.clients,
             "requests_per_client": args.requests,
         }

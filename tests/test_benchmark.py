@@ -64,3 +64,15 @@ def test_the_report_names_the_cpu_and_dtype_and_gives_median_ratios_of_rounds():
     assert "on 2 CPU cores, Keras backend tensorflow, training dtype mixed_bfloat16;" in old
     report["machine"] |= {"cpu_model": "AMD EPYC", "native_bfloat16": False}
     assert "on 2 CPU cores (AMD EPYC, no native bfloat16 products)" in markdown(report)
+    assert "| beam 5, one sentence (median) | 12.0 ms | - | - |" in old  # no whole-vocab run
+    report["decode"] |= {
+        "shortlist": 50,
+        "whole_vocabulary": {
+            "greedy": {"single_sentence_ms": 9.5, "batched_sentences_per_s": 1500.0},
+            "beam": {"single_sentence_ms": 20.0, "batched_sentences_per_s": 250.0},
+        },
+    }
+    new = markdown(report)
+    assert "Decoding with m, shortlist 50 words per source word:" in new
+    assert "| beam 5, one sentence (median) | 12.0 ms | 20.0 ms | - |" in new
+    assert "| beam 5, batched | 500 sentences/s | 250 sentences/s | - |" in new

@@ -65,11 +65,22 @@ def _with_decoding(parser) -> None:
         help="beam winner by score / length^A (0 favours short outputs; "
         "default: decode.length_penalty of the run's config)",
     )
+    _with_shortlist(parser)
     parser.add_argument(
         "--unk-replace",
         choices=("none", "copy", "lexicon"),
         help="replace <unk> in translations by the source word it attends to (copy) or that "
         "word's translation in the run's lexicon (default: decode.unk_replace)",
+    )
+
+
+def _with_shortlist(parser) -> None:
+    parser.add_argument(
+        "--shortlist",
+        type=int,
+        metavar="N",
+        help="score only each sentence's likely words: the run's common ones and N per source "
+        "word (0 = the whole vocabulary; default: decode.shortlist of the run's config)",
     )
 
 
@@ -178,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="default beam width of requests (default: decode.beam_size of the run's config)",
     )
+    _with_shortlist(p)
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser(

@@ -45,6 +45,7 @@ def _decoding(args) -> dict:
     return {
         "beam_size": args.beam_size,
         "length_penalty": args.length_penalty,
+        "shortlist": args.shortlist,
         "unk_replace": args.unk_replace,
     }
 
@@ -134,6 +135,7 @@ def cmd_serve(args) -> None:
         max_wait_ms=args.max_wait_ms,
         max_queue=args.max_queue,
         beam_size=args.beam_size,
+        shortlist=args.shortlist,
     )
 
 
@@ -146,6 +148,7 @@ def cmd_export(args) -> None:
         checkpoint=args.checkpoint,
         beam_size=args.beam_size,
         length_penalty=args.length_penalty,
+        shortlist=args.shortlist,
     )
     print(
         f"saved a TensorFlow SavedModel in {out}; load it with tf.saved_model.load({str(out)!r})"

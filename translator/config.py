@@ -82,6 +82,7 @@ class DecodeConfig:
     beam_size: int = 5
     length_penalty: float = 0.6
     unk_replace: str = "lexicon"
+    shortlist: int = 20
 
 
 @dataclass

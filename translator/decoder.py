@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from translator.attention import Attention
+from translator.attention import NEG_INF, Attention
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -91,14 +91,11 @@ class Decoder(keras.layers.Layer):
             score_vector = ops.convert_to_tensor(attention.score_vector)
         else:
             state_kernel, score_vector = ops.convert_to_tensor(self.recurrent_kernel), None
-        # Tied output layer: transpose the embedding once, not at every decoding step.
-        output_kernel = ops.transpose(self.embedding.embeddings) if self.tie_embeddings else None
         return {
             "state_kernel": state_kernel,
             "score_vector": score_vector,
             "context_kernel": ops.convert_to_tensor(self.context_kernel),
             "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
-            "output_kernel": output_kernel,
         }
 
     def _step(self, state, projected_input, memory, loop_weights):
@@ -124,17 +121,32 @@ class Decoder(keras.layers.Layer):
     def _project(self, embedded):
         return ops.matmul(embedded, self.input_kernel) + self.input_bias
 
-    def _output(self, states, contexts, embedded, training, output_kernel=None):
-        """Logits over the vocabulary, in float32 under any dtype policy (cast once, here)."""
+    def _output(self, states, contexts, embedded, training, output=None):
+        """Logits in float32 under any dtype policy (cast once, here).
+
+        ``output`` (kernel, bias) replaces the output layer's own, to score a subset of the
+        vocabulary (``output_weights``) or reuse a transposed tied kernel.
+        """
         features = ops.concatenate([states, contexts, embedded], axis=-1)
         hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
-        if self.tie_embeddings:
-            if output_kernel is None:
-                output_kernel = ops.transpose(self.embedding.embeddings)
-            logits = ops.matmul(hidden, output_kernel) + self.output_bias
-        else:
-            logits = self.logits(hidden)
+        if output is None:
+            output = self.output_weights()
+        kernel, bias = output
+        logits = ops.matmul(hidden, ops.cast(kernel, hidden.dtype)) + ops.cast(bias, hidden.dtype)
         return ops.cast(logits, "float32")
+
+    def output_weights(self, columns=None):
+        """(kernel (embedding_dim, n), bias (n,)) of the output layer, for the vocabulary ids
+        ``columns`` (all when None): a shortlist's rows are gathered once, not every step."""
+        if self.tie_embeddings:
+            rows, bias = self.embedding.embeddings, self.output_bias
+            if columns is not None:
+                rows, bias = ops.take(rows, columns, axis=0), ops.take(bias, columns, axis=0)
+            return ops.transpose(rows), bias
+        kernel, bias = self.logits.kernel, self.logits.bias
+        if columns is not None:
+            kernel, bias = ops.take(kernel, columns, axis=1), ops.take(bias, columns, axis=0)
+        return kernel, bias
 
     def call(self, target_in, initial_state, values, mask, training=False):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
@@ -160,7 +172,7 @@ class Decoder(keras.layers.Layer):
         )
         return self._output(states, contexts, embedded, training), weights
 
-    def step_function(self, values, mask, repeat: int = 1):
+    def step_function(self, values, mask, repeat: int = 1, columns=None, allowed=None):
         """``next_fn(token, state, rows=None) -> (logits, state, attention)``: one step.
 
         The attention keys and the loop's weights are computed here, once. With ``repeat``
@@ -169,18 +181,30 @@ class Decoder(keras.layers.Layer):
         and ``state`` are then theirs, and they attend over their own sources. Shapes:
         ``token`` (rows,) int32, ``state`` (rows, units); ``logits`` (rows, vocab),
         ``attention`` (rows, src_len).
+
+        A shortlist (``translator.shortlist``): the logits are those of the vocabulary ids
+        ``columns`` (S,) only, and ``NEG_INF`` where ``allowed`` (batch, S) is false for a
+        source row; ``token`` is then a column index too (``columns[i] == i`` for the
+        reserved ids).
         """
         if repeat > 1:
             values, mask = ops.repeat(values, repeat, axis=0), ops.repeat(mask, repeat, axis=0)
+            if allowed is not None:
+                allowed = ops.repeat(allowed, repeat, axis=0)
         memory = (self.attention.keys(values), values, mask)
         loop_weights = self._loop_weights()
+        output = self.output_weights(columns)
+        if allowed is not None:
+            allowed = ops.where(allowed, 0.0, NEG_INF)
 
         def next_fn(token, state, rows=None):
-            embedded = self.embedding(token)
+            embedded = self.embedding(token if columns is None else ops.take(columns, token))
             projected = self._project(embedded)
             attended = memory if rows is None else [ops.take(m, rows, axis=0) for m in memory]
             state, context, weights = self._step(state, projected, attended, loop_weights)
-            logits = self._output(state, context, embedded, False, loop_weights["output_kernel"])
+            logits = self._output(state, context, embedded, False, output)
+            if allowed is not None:
+                logits = logits + (allowed if rows is None else ops.take(allowed, rows, axis=0))
             return logits, state, weights
 
         return next_fn

@@ -164,6 +164,7 @@ def export(
     checkpoint: str | None = None,
     beam_size: int | None = None,
     length_penalty: float | None = None,
+    shortlist: int | None = None,
 ) -> Path:
     """Write the SavedModel of a run to ``out`` (a new directory), atomically."""
     from translator import backends
@@ -185,7 +186,11 @@ def export(
     from translator.rundir import load_run
 
     run = load_run(
-        run_dir, checkpoint=checkpoint, beam_size=beam_size, length_penalty=length_penalty
+        run_dir,
+        checkpoint=checkpoint,
+        beam_size=beam_size,
+        length_penalty=length_penalty,
+        shortlist=shortlist,
     )
     tmp = out.parent / f".{out.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

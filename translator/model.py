@@ -10,6 +10,7 @@ Constructors take keyword arguments only; ``Translator``'s are the keys of the c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import asdict
 
@@ -20,6 +21,7 @@ from translator import backends
 from translator.decoder import Decoder
 from translator.encoder import Encoder
 from translator.search import DecodeOptions, beam_search, greedy_search, never_predicted
+from translator.shortlist import restrict
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -68,6 +70,7 @@ class Translator(keras.Model):
         if isinstance(decoding, dict):
             decoding = DecodeOptions(**decoding)
         self.decoding = decoding or DecodeOptions()
+        self.shortlist = None  # a shortlist.Shortlist, set by whoever loads the run
         self.encoder = Encoder(
             vocab_size=source_vocab_size,
             embedding_dim=embedding_dim,
@@ -151,27 +154,46 @@ class Translator(keras.Model):
         else:  # static: JAX needs a Python int for the loop length
             steps = math.ceil(width * options.max_length_ratio) + options.max_length_offset
         initial_state = self.bridge(final)
-        offsets = never_predicted(self.target_vocab_size, options.ban_unk)
         compact = backends.steps_change_shape()
+        columns, allowed, offsets = self._vocabulary(source, compact)
+        step = functools.partial(self.decoder.step_function, columns=columns, allowed=allowed)
         if options.beam_size <= 1:
-            next_fn = self.decoder.step_function(values, mask)
             tokens, weights = greedy_search(
-                next_fn, initial_state, max_lengths, steps, offsets, width, compact
+                step(values, mask), initial_state, max_lengths, steps, offsets, width, compact
             )
-            return {"tokens": tokens, "attention": weights}
-        next_fn = self.decoder.step_function(values, mask, repeat=options.beam_size)
-        tokens, weights = beam_search(
-            next_fn,
-            initial_state,
-            max_lengths,
-            steps,
-            beam_size=options.beam_size,
-            length_penalty=options.length_penalty,
-            offsets=offsets,
-            source_length=width,
-            compact=compact,
-        )
+        else:
+            tokens, weights = beam_search(
+                step(values, mask, repeat=options.beam_size),
+                initial_state,
+                max_lengths,
+                steps,
+                beam_size=options.beam_size,
+                length_penalty=options.length_penalty,
+                offsets=offsets,
+                source_length=width,
+                compact=compact,
+            )
+        if columns is not None:  # the searches' ids are column indices
+            tokens = ops.take(columns, tokens, axis=0)
         return {"tokens": tokens, "attention": weights}
+
+    def _vocabulary(self, source, gather):
+        """(columns, allowed, offsets): what the search scores, ``shortlist.restrict``'s pair
+        when the model has a ``shortlist`` and the options use it (else None, None), and the
+        logit offsets of those columns (``never_predicted``)."""
+        options = self.decoding
+        offsets = never_predicted(self.target_vocab_size, options.ban_unk)
+        shortlist = self.shortlist
+        if not options.shortlist or shortlist is None or len(shortlist.common) < options.beam_size:
+            return None, None, offsets
+        columns, allowed = restrict(
+            source,
+            shortlist.table(options.shortlist),
+            shortlist.common,
+            self.target_vocab_size,
+            gather=gather,
+        )
+        return columns, allowed, ops.take(offsets, columns, axis=0)
 
     def get_config(self):
         return {

@@ -20,6 +20,7 @@ from translator.vocab import LanguageIndex
 CONFIG_FILE = "config.yaml"
 SOURCE_VOCAB = "vocab.source.json"
 LEXICON = "lexicon.json"
+SHORTLIST = "shortlist.npz"
 TARGET_VOCAB = "vocab.target.json"
 
 
@@ -134,6 +135,32 @@ def load_lexicon(run_dir: Path, data: config_lib.DataConfig):
     return learn_lexicon(run_dir, load_corpus(data).split("train"))
 
 
+def learn_shortlist(run_dir: Path, sources, targets, source_size: int, target_size: int):
+    """Learn the decoding shortlist of a run from its encoded training pairs; save it."""
+    from translator.shortlist import Shortlist
+
+    shortlist = Shortlist.build(sources, targets, source_size, target_size)
+    shortlist.save(Path(run_dir) / SHORTLIST)
+    return shortlist
+
+
+def load_shortlist(run_dir: Path, data: config_lib.DataConfig, source_index, target_index):
+    """The run's ``shortlist.npz``; for runs older than it, learned now if the corpus is
+    there, else None (decoding scores the whole vocabulary)."""
+    from translator.shortlist import Shortlist
+
+    path = Path(run_dir) / SHORTLIST
+    if path.is_file():
+        return Shortlist.load(path)
+    if not Path(data.corpus).exists():
+        return None
+    from translator.corpus import load_corpus
+    from translator.pipeline import encode_pairs
+
+    pairs = encode_pairs(load_corpus(data).split("train"), source_index, target_index)
+    return learn_shortlist(run_dir, *pairs, len(source_index), len(target_index))
+
+
 def load_run(
     run_dir: str | Path,
     *,
@@ -141,10 +168,12 @@ def load_run(
     beam_size: int | None = None,
     length_penalty: float | None = None,
     unk_replace: str | None = None,
+    shortlist: int | None = None,
 ) -> Run:
     """Config, vocabularies and the best (else latest) checkpoint's model of a run.
 
-    Decoding follows the run's ``decode`` config; ``beam_size`` and ``length_penalty`` override it.
+    Decoding follows the run's ``decode`` config; ``beam_size``, ``length_penalty`` and
+    ``shortlist`` override it.
     """
     directory = Path(run_dir)
     if not directory.is_dir():
@@ -169,6 +198,8 @@ def load_run(
         raise UserError(f"--beam-size must be 1 (greedy) or more, not {beam_size}")
     if length_penalty is not None and not length_penalty >= 0:
         raise UserError(f"--length-penalty must be 0 or more, not {length_penalty}")
+    if shortlist is not None and shortlist < 0:
+        raise UserError(f"--shortlist must be 0 (the whole vocabulary) or more, not {shortlist}")
     model = load_model(chosen / "model.keras")
     if (model.source_vocab_size, model.target_vocab_size) != (len(source_index), len(target_index)):
         raise UserError(
@@ -177,7 +208,9 @@ def load_run(
         )
     # Decoding choices: the run's config (or the command line) decides, not the checkpoint.
     options = DecodeOptions.from_config(
-        config.decode, beam_size=beam_size, length_penalty=length_penalty
+        config.decode, beam_size=beam_size, length_penalty=length_penalty, shortlist=shortlist
     )
     unk_replace = unk_replace or config.decode.unk_replace
+    if options.shortlist:
+        model.shortlist = load_shortlist(directory, config.data, source_index, target_index)
     return Run(directory, config, source_index, target_index, model, chosen, options, unk_replace)

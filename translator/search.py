@@ -38,6 +38,8 @@ class DecodeOptions:
 
     A sentence of n source tokens gets at most ``ceil(max_length_ratio * n) +
     max_length_offset`` output tokens. ``ban_unk`` keeps ``<unk>`` out of the output.
+    ``shortlist``: candidates per source word of a model's vocabulary shortlist
+    (``translator.shortlist``; 0 scores the whole vocabulary).
     """
 
     beam_size: int = 5
@@ -45,6 +47,7 @@ class DecodeOptions:
     ban_unk: bool = True
     max_length_ratio: float = 2.0
     max_length_offset: int = 5
+    shortlist: int = 20
 
     @classmethod
     def from_config(cls, decode_config, **overrides) -> DecodeOptions:
@@ -179,7 +182,7 @@ def beam_search(
     # is ranked with the <end>'s log-probability whether or not its sentence is the batch's
     # longest. That step's tokens (all <end>) are cut from the result.
     out_steps, steps = steps, steps + 1
-    per_row = min(k, vocab)
+    per_row = k if vocab is None else min(k, vocab)  # None: a shortlist's, at least k
     first_only = _only(0, per_row)  # of a row's candidates, only the first may be taken
     row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
     limits = ops.expand_dims(max_lengths, 1)  # (batch, 1)

@@ -288,6 +288,7 @@ def serve(
     max_wait_ms: float = MAX_WAIT_MS,
     max_queue: int = MAX_QUEUE,
     beam_size: int | None = None,
+    shortlist: int | None = None,
 ) -> None:
     """Load the run and serve it until SIGTERM or SIGINT (then exit 0)."""
     import uvicorn
@@ -295,7 +296,7 @@ def serve(
     from translator.rundir import load_run
 
     check_port(host, port)
-    run = load_run(run_dir, beam_size=beam_size)
+    run = load_run(run_dir, beam_size=beam_size, shortlist=shortlist)
     run.lexicon()  # read (or, for an older run, learned) now, not during the first request
     app = create_app(run, max_wait_ms=max_wait_ms, max_queue=max_queue)
     print(
