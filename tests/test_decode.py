@@ -149,6 +149,13 @@ def test_decoding_options_override_the_run_config(trained_run):
     assert default.options.beam_size == default.config.decode.beam_size
     with pytest.raises(UserError, match="--length-penalty must be 0 or more"):
         load_run(trained_run[0], length_penalty=-0.5)
+    # The shortlist: learned with the run, used unless 0 asks for the whole vocabulary.
+    assert default.options.shortlist == default.config.decode.shortlist > 0
+    assert default.model.shortlist is not None
+    assert (trained_run[0] / "shortlist.npz").is_file()
+    assert load_run(trained_run[0], shortlist=0).model.shortlist is None
+    with pytest.raises(UserError, match="--shortlist must be 0"):
+        load_run(trained_run[0], shortlist=-1)
     done = cli(
         "translate",
         "--run-dir",
