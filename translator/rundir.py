@@ -144,21 +144,25 @@ def learn_shortlist(run_dir: Path, sources, targets, source_size: int, target_si
     return shortlist
 
 
-def load_shortlist(run_dir: Path, data: config_lib.DataConfig, source_index, target_index):
-    """The run's ``shortlist.npz``; for runs older than it, learned now if the corpus is
-    there, else None (decoding scores the whole vocabulary)."""
+def load_shortlist(
+    run_dir: Path, data: config_lib.DataConfig, source_index, target_index, train_pairs=None
+):
+    """The run's ``shortlist.npz``, else learned now and saved: from ``train_pairs`` (the
+    encoded training split) when given, else from the corpus if it is there; else None
+    (decoding scores the whole vocabulary)."""
     from translator.shortlist import Shortlist
 
     path = Path(run_dir) / SHORTLIST
     if path.is_file():
         return Shortlist.load(path)
-    if not Path(data.corpus).exists():
-        return None
-    from translator.corpus import load_corpus
-    from translator.pipeline import encode_pairs
+    if train_pairs is None:
+        if not Path(data.corpus).exists():
+            return None
+        from translator.corpus import load_corpus
+        from translator.pipeline import encode_pairs
 
-    pairs = encode_pairs(load_corpus(data).split("train"), source_index, target_index)
-    return learn_shortlist(run_dir, *pairs, len(source_index), len(target_index))
+        train_pairs = encode_pairs(load_corpus(data).split("train"), source_index, target_index)
+    return learn_shortlist(run_dir, *train_pairs, len(source_index), len(target_index))
 
 
 def load_run(

@@ -86,9 +86,10 @@ class Trainer:
         keras.utils.set_random_seed(t.seed)
         random.seed(t.seed)
         pairs = encode_pairs(train_frame, self.source_index, self.target_index)
-        if not (self.run_dir / rundir.SHORTLIST).exists():
-            sizes = len(self.source_index), len(self.target_index)
-            rundir.learn_shortlist(self.run_dir, *pairs, *sizes)
+        # Validation decodes with the run's shortlist, as translate will.
+        shortlist = rundir.load_shortlist(
+            self.run_dir, config.data, self.source_index, self.target_index, train_pairs=pairs
+        )
         self.plan = BatchPlan(*pairs, t.batch_size, seed=t.seed, bucket_width=t.bucket_width)
         valid = self.corpus.split("valid")
         if len(valid):
@@ -113,10 +114,7 @@ class Trainer:
                 f"{self.model.count_params():,} parameters, vocabularies "
                 f"{len(self.source_index)} / {len(self.target_index)}"
             )
-        # Validation decodes with the run's shortlist, as translate will.
-        self.model.shortlist = rundir.load_shortlist(
-            self.run_dir, config.data, self.source_index, self.target_index
-        )
+        self.model.shortlist = shortlist
         self.runlog = RunLog(self.run_dir)
 
     @property
