@@ -281,8 +281,11 @@ def worker_decode(quick: bool) -> dict:
             model, source, target, items, options=options, batch_size=batch_size, target_lang="fr"
         )
 
-    for shortlist in (config.decode.shortlist, 0):
-        into = report if shortlist else report["whole_vocabulary"]
+    # The config's decoding, then, if it uses a shortlist, the whole vocabulary beside it.
+    settings = [(report, config.decode.shortlist)]
+    if config.decode.shortlist:
+        settings.append((report["whole_vocabulary"], 0))
+    for into, shortlist in settings:
         for name, width in (("greedy", 1), ("beam", 5)):
             options = DecodeOptions.from_config(config.decode, beam_size=width, shortlist=shortlist)
             translate(batched[:300], options, config.decode.batch_size)  # warm-up: trace
@@ -300,7 +303,7 @@ def worker_decode(quick: bool) -> dict:
                 "batched_sentences_per_s": round(batched_rate, 1),
                 "single_sentence_ms": round(1000 * statistics.median(times), 2),
             }
-            if name == "greedy" and shortlist:
+            if name == "greedy" and into is report:
                 lengths = [len(r.target_tokens) + 1 for r in results[: len(singles)]]  # + <end>
     report["greedy_output_lengths"] = lengths  # for the reference's loop, run on TensorFlow
     return report | {"peak_rss_mb": peak_rss_mb()}
