@@ -251,3 +251,18 @@ def test_models_saved_before_decode_options_existed_still_load():
     flat = {k: v for k, v in config.items() if k != "decoding"} | {"beam_size": 3, "ban_unk": False}
     old = Translator.from_config(flat)
     assert old.decoding == DecodeOptions(beam_size=3, ban_unk=False)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing")
+def test_decoding_traces_once_for_batches_of_any_shape():
+    """A service's first batch of a new size must not trace the decoding loop again."""
+    model = make_model()
+    source, _, _ = batch()
+    shapes = [source, source[:1, :1], np.tile(source, (3, 2)), source[:2, :3]]
+    first = {}
+    for options in (DecodeOptions(beam_size=1), DecodeOptions(beam_size=3)):
+        first[options] = [np.asarray(model.translate(s, options)["tokens"]) for s in shapes]
+        assert [tokens.shape[0] for tokens in first[options]] == [3, 1, 9, 2]
+        assert model.predict_function.experimental_get_tracing_count() == 1
+    for options, tokens in first.items():  # the kept functions, called again, agree
+        np.testing.assert_array_equal(model.translate(source, options)["tokens"], tokens[0])

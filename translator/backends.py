@@ -68,6 +68,21 @@ def decode_padding(rows: int) -> dict:
     return {"multiple": LENGTH_MULTIPLE, "rows": 1 << (rows - 1).bit_length()}
 
 
+def trace_for_any_source(predict_function) -> None:
+    """Trace a fresh TensorFlow predict function once for source batches of any shape.
+
+    Keras' ``tf.function`` traces for the first batch's exact shape and again, generalised,
+    for the next shape it sees: a second trace of the decoding loop, 1-2 s on a CPU, that a
+    service would pay on its first batch of a new size. Traced for ``(None, None)`` at once,
+    every batch reuses the one graph. Compiling backends keep their per-shape functions.
+    """
+    if name() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    predict_function.get_concrete_function([(tf.TensorSpec([None, None], tf.int32),)])
+
+
 def steps_change_shape() -> bool:
     """Whether a decoding step may work on fewer rows than the last (``search``'s ``compact``).
 

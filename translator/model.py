@@ -137,6 +137,14 @@ class Translator(keras.Model):
                 self.predict_function = compiled[options]
         return self.predict_on_batch(source)
 
+    def make_predict_function(self, force=False):
+        """Keras' predict function, traced once for sources of any shape (TensorFlow)."""
+        fresh = force or self.predict_function is None
+        super().make_predict_function(force)
+        if fresh:
+            backends.trace_for_any_source(self.predict_function)
+        return self.predict_function
+
     def decode(self, source):
         """Greedy (``beam_size`` 1) or beam-search translation of a padded source batch."""
         options = self.decoding

@@ -293,11 +293,13 @@ def serve(
     """Load the run and serve it until SIGTERM or SIGINT (then exit 0)."""
     import uvicorn
 
+    from translator.decode import translate_run
     from translator.rundir import load_run
 
     check_port(host, port)
     run = load_run(run_dir, beam_size=beam_size, shortlist=shortlist)
     run.lexicon()  # read (or, for an older run, learned) now, not during the first request
+    translate_run(run, [["."]])  # and the decoder traced (1-2 s): the first answer is as quick
     app = create_app(run, max_wait_ms=max_wait_ms, max_queue=max_queue)
     print(
         f"serving {run.directory} ({run.checkpoint.name}) on http://{host}:{port}/  "
