@@ -135,15 +135,6 @@ def load_lexicon(run_dir: Path, data: config_lib.DataConfig):
     return learn_lexicon(run_dir, load_corpus(data).split("train"))
 
 
-def learn_shortlist(run_dir: Path, sources, targets, source_size: int, target_size: int):
-    """Learn the decoding shortlist of a run from its encoded training pairs; save it."""
-    from translator.shortlist import Shortlist
-
-    shortlist = Shortlist.build(sources, targets, source_size, target_size)
-    shortlist.save(Path(run_dir) / SHORTLIST)
-    return shortlist
-
-
 def load_shortlist(
     run_dir: Path, data: config_lib.DataConfig, source_index, target_index, train_pairs=None
 ):
@@ -162,7 +153,9 @@ def load_shortlist(
         from translator.pipeline import encode_pairs
 
         train_pairs = encode_pairs(load_corpus(data).split("train"), source_index, target_index)
-    return learn_shortlist(run_dir, *train_pairs, len(source_index), len(target_index))
+    shortlist = Shortlist.build(*train_pairs, len(source_index), len(target_index))
+    shortlist.save(path)
+    return shortlist
 
 
 def load_run(
