@@ -232,6 +232,40 @@ def test_decoder_carries_its_recurrent_state():
     assert np.abs(np.asarray(logits_b)[:, 0] - np.asarray(logits_c)[:, 0]).max() > 1e-3
 
 
+@pytest.mark.parametrize(
+    "attention, repeat, rows",
+    [
+        ("bahdanau", 3, [1, 3, 5, 8]),  # beam copies of sentences 0, 1, 1 and 2
+        ("dot", 3, [2, 4, 6]),
+        ("bahdanau", 1, [0, 2]),
+    ],
+)
+def test_stepping_beam_copies_and_some_rows_is_teacher_forcing_step_by_step(
+    attention, repeat, rows
+):
+    """``step_function`` (which, for beam copies, projects the encoder states once and sums
+    them per sentence) stepping a subset of rows: each stepped row's logits and attention
+    are those of teacher forcing its sentence's target, step after step."""
+    model = make_model(attention=attention, bidirectional=attention == "bahdanau")
+    source, target_in, _ = batch()
+    values, final, mask = model.encoder(source)
+    initial_state = model.bridge(final)
+    forced_logits, forced_weights = model.decoder(target_in, initial_state, values, mask)
+    rows = np.array(rows, np.int32)
+    sentence = rows // repeat
+    next_fn = model.decoder.step_function(values, mask, repeat=repeat)
+    state = ops.take(initial_state, sentence, axis=0)
+    for step in range(target_in.shape[1]):
+        token = ops.convert_to_tensor(target_in[sentence, step])
+        logits, state, weights = next_fn(token, state, ops.convert_to_tensor(rows))
+        np.testing.assert_allclose(
+            np.asarray(logits), np.asarray(forced_logits)[sentence, step], atol=1e-4
+        )
+        np.testing.assert_allclose(
+            np.asarray(weights), np.asarray(forced_weights)[sentence, step], atol=1e-5
+        )
+
+
 def test_greedy_decoding_shapes_and_stop():
     model = make_model()
     source, _, _ = batch()

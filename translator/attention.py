@@ -8,6 +8,11 @@ from keras import ops
 NEG_INF = -1e9
 
 
+def summarise(weights, values):
+    """The context: the ``weights`` (batch, src_len) average of ``values`` (batch, src_len, h)."""
+    return ops.einsum("bs,bsh->bh", ops.cast(weights, values.dtype), values)
+
+
 @keras.saving.register_keras_serializable(package="translator")
 class Attention(keras.layers.Layer):
     """Bahdanau (additive) attention, or Luong ``dot`` / ``general`` scores.
@@ -73,6 +78,11 @@ class Attention(keras.layers.Layer):
         Inside a loop, pass ``score_vector`` (and a query projected outside this layer) as
         tensors read before the loop, so the loop body reads no variable.
         """
+        weights = self.weights_of(projected_query, keys, mask, score_vector)
+        return summarise(weights, values), weights
+
+    def weights_of(self, projected_query, keys, mask=None, score_vector=None):
+        """The attention weights (batch, src_len) alone: ``attend`` without the context."""
         if self.score == "bahdanau":
             hidden = ops.tanh(keys + ops.expand_dims(projected_query, 1))
             scores = ops.einsum(
@@ -86,8 +96,7 @@ class Attention(keras.layers.Layer):
         weights = ops.softmax(scores, axis=-1)
         if mask is not None:
             weights = ops.where(mask, weights, ops.zeros_like(weights))
-        context = ops.einsum("bs,bsh->bh", ops.cast(weights, values.dtype), values)
-        return context, weights
+        return weights
 
     def call(self, query, values, mask=None):
         return self.attend(self.query_projection(query), self.keys(values), values, mask)

@@ -6,10 +6,12 @@ Teacher-forced over a whole target in ``call`` (training), or one step at a time
 
 from __future__ import annotations
 
+import functools
+
 import keras
 from keras import ops
 
-from translator.attention import NEG_INF, Attention
+from translator.attention import NEG_INF, Attention, summarise
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -101,16 +103,21 @@ class Decoder(keras.layers.Layer):
     def _step(self, state, projected_input, memory, loop_weights):
         """One GRU step from ``state`` (= s_{i-1}); returns (s_i, context, attention weights).
 
-        ``memory`` is what is attended over: (keys, values, mask) of the encoder states.
+        ``memory`` is what is attended over: (keys, mask, context_of) of the encoder states,
+        where ``context_of(weights)`` sums the (maybe projected) states with the weights.
         """
-        keys, values, mask = memory
+        keys, mask, context_of = memory
         w = loop_weights
         projected_state = ops.matmul(state, w["state_kernel"])
         gates = 3 * self.units
         query = projected_state[:, :-gates] if w["score_vector"] is not None else state
         h = projected_state[:, -gates:] + w["recurrent_bias"]
-        context, weights = self.attention.attend(query, keys, values, mask, w["score_vector"])
-        x = projected_input + ops.matmul(context, w["context_kernel"])
+        weights = self.attention.weights_of(query, keys, mask, w["score_vector"])
+        context = context_of(weights)
+        if w["context_kernel"] is None:  # values projected in advance: the context is x's share
+            x = projected_input + context[:, :gates]
+        else:
+            x = projected_input + ops.matmul(context, w["context_kernel"])
         x_z, x_r, x_n = ops.split(x, 3, axis=-1)
         h_z, h_r, h_n = ops.split(h, 3, axis=-1)
         z = ops.sigmoid(x_z + h_z)
@@ -155,9 +162,11 @@ class Decoder(keras.layers.Layer):
         loop_weights = self._loop_weights()
         time_major_inputs = ops.transpose(self._project(embedded), (1, 0, 2))
 
+        memory = (keys, mask, functools.partial(summarise, values=values))
+
         def step(carry, projected_input):
             state, _, _ = carry
-            outputs = self._step(state, projected_input, (keys, values, mask), loop_weights)
+            outputs = self._step(state, projected_input, memory, loop_weights)
             return outputs, outputs
 
         # Attention weights are float32 under any dtype policy (a softmax in bfloat16 is coarse).
@@ -187,27 +196,78 @@ class Decoder(keras.layers.Layer):
         source row; ``token`` is then a column index too (``columns[i] == i`` for the
         reserved ids).
         """
+        dtype = self.compute_dtype
+        # The context feeds the GRU input and the output layer: one product for both.
+        loop_weights = {**self._loop_weights(), "context_kernel": None}
+        state_rows, context_rows = self.units, self.units + values.shape[-1]
+        hidden_kernel = ops.cast(self.hidden.kernel, dtype)
+        context_kernel = ops.concatenate(
+            [ops.cast(self.context_kernel, dtype), hidden_kernel[state_rows:context_rows]], axis=1
+        )
+        keys = self.attention.keys(values)
         if repeat > 1:
-            values, mask = ops.repeat(values, repeat, axis=0), ops.repeat(mask, repeat, axis=0)
+            # A context's product with a kernel is the weighted sum of the states' products
+            # with it. The states are projected once here, not a context for each of a
+            # sentence's beam copies at every step: about half of a step's arithmetic.
+            values = ops.matmul(values, context_kernel)
+            keys, mask = ops.repeat(keys, repeat, axis=0), ops.repeat(mask, repeat, axis=0)
             if allowed is not None:
                 allowed = ops.repeat(allowed, repeat, axis=0)
-        memory = (self.attention.keys(values), values, mask)
-        loop_weights = self._loop_weights()
-        output = self.output_weights(columns)
+        # The embedding feeds the GRU input and the output layer: one product for both.
+        gates = 3 * self.units
+        embedding_kernel = ops.concatenate(
+            [ops.cast(self.input_kernel, dtype), hidden_kernel[context_rows:]], axis=1
+        )
+        embedding_bias = ops.concatenate(
+            [ops.cast(self.input_bias, dtype), ops.cast(self.hidden.bias, dtype)], axis=0
+        )
+        state_kernel = hidden_kernel[:state_rows]
+        kernel, bias = self.output_weights(columns)
+        kernel, bias = ops.cast(kernel, dtype), ops.cast(bias, dtype)
         if allowed is not None:
             allowed = ops.where(allowed, 0.0, NEG_INF)
 
         def next_fn(token, state, rows=None):
             embedded = self.embedding(token if columns is None else ops.take(columns, token))
-            projected = self._project(embedded)
-            attended = memory if rows is None else [ops.take(m, rows, axis=0) for m in memory]
-            state, context, weights = self._step(state, projected, attended, loop_weights)
-            logits = self._output(state, context, embedded, False, output)
+            projected = ops.matmul(embedded, embedding_kernel) + embedding_bias
+            memory = (
+                (keys, mask) if rows is None else (ops.take(keys, rows, 0), ops.take(mask, rows, 0))
+            )
+            if repeat > 1:
+                context_of = functools.partial(
+                    self._grouped_context, values=values, rows=rows, repeat=repeat
+                )
+            else:
+                own = values if rows is None else ops.take(values, rows, axis=0)
+
+                def context_of(weights):
+                    return ops.matmul(summarise(weights, own), context_kernel)
+
+            state, context, weights = self._step(
+                state, projected[:, :gates], (*memory, context_of), loop_weights
+            )
+            hidden = ops.tanh(
+                ops.matmul(state, state_kernel) + context[:, gates:] + projected[:, gates:]
+            )
+            logits = ops.cast(ops.matmul(hidden, kernel) + bias, "float32")
             if allowed is not None:
                 logits = logits + (allowed if rows is None else ops.take(allowed, rows, axis=0))
             return logits, state, weights
 
         return next_fn
+
+    @staticmethod
+    def _grouped_context(weights, values, rows, repeat):
+        """``summarise`` for rows that are ``repeat`` copies of each sentence of ``values``
+        (batch, src_len, h), or those ``rows`` of them: one batched product over the
+        sentences, instead of a copy of every state of a sentence for each of its rows."""
+        batch, src_len = ops.shape(values)[0], ops.shape(values)[1]
+        if rows is not None:  # the rows not stepped weigh nothing
+            every_row = ops.zeros((batch * repeat, src_len), weights.dtype)
+            weights = ops.scatter_update(every_row, ops.expand_dims(rows, 1), weights)
+        weights = ops.reshape(ops.cast(weights, values.dtype), (batch, repeat, src_len))
+        context = ops.reshape(ops.matmul(weights, values), (batch * repeat, -1))
+        return context if rows is None else ops.take(context, rows, axis=0)
 
     def get_config(self):
         return {
