@@ -91,6 +91,23 @@ def test_masked_loss_is_the_mean_over_real_tokens():
     assert float(accuracy.result()) == pytest.approx(hits.mean())
 
 
+def test_accuracy_counts_real_tokens_scored_highest():
+    """Hits among real tokens only; a target tied for the highest score counts as a hit."""
+    logits = np.zeros((2, 3, 6), "float32")
+    target_out = np.array([[4, 5, 3], [4, 5, 0]], np.int32)
+    logits[0, 0, 4] = 2.0  # hit
+    logits[0, 1, 4] = 2.0  # miss: 4 beats the target 5
+    logits[0, 2, [3, 5]] = 1.0  # tie between the target 3 and 5: a hit
+    logits[1, 0, 4], logits[1, 0, 5] = 1.0, 1.5  # miss
+    logits[1, 1, 5] = -1.0  # miss: the other words score 0
+    logits[1, 2, 0] = 9.0  # padding: not counted though "right"
+    accuracy = MaskedAccuracy()
+    accuracy.update_state(target_out, logits)
+    assert float(accuracy.result()) == pytest.approx(2 / 5)
+    accuracy.update_state(target_out[:1, :1], logits[:1, :1])  # accumulates over batches
+    assert float(accuracy.result()) == pytest.approx(3 / 6)
+
+
 def test_untrained_loss_is_about_log_vocabulary_size():
     model = make_model()
     source, target_in, target_out = batch()
