@@ -114,7 +114,7 @@ class Decoder(keras.layers.Layer):
         h = projected_state[:, -gates:] + w["recurrent_bias"]
         weights = self.attention.weights_of(query, keys, mask, w["score_vector"])
         context = context_of(weights)
-        if w["context_kernel"] is None:  # values projected in advance: the context is x's share
+        if w["context_kernel"] is None:  # context_of gave it times [Wc | output rows] already
             x = projected_input + context[:, :gates]
         else:
             x = projected_input + ops.matmul(context, w["context_kernel"])
