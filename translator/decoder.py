@@ -128,17 +128,11 @@ class Decoder(keras.layers.Layer):
     def _project(self, embedded):
         return ops.matmul(embedded, self.input_kernel) + self.input_bias
 
-    def _output(self, states, contexts, embedded, training, output=None):
-        """Logits in float32 under any dtype policy (cast once, here).
-
-        ``output`` (kernel, bias) replaces the output layer's own, to score a subset of the
-        vocabulary (``output_weights``) or reuse a transposed tied kernel.
-        """
+    def _output(self, states, contexts, embedded, training):
+        """Logits in float32 under any dtype policy (cast once, here)."""
         features = ops.concatenate([states, contexts, embedded], axis=-1)
         hidden = self.drop(self.hidden(self.drop(features, training=training)), training=training)
-        if output is None:
-            output = self.output_weights()
-        kernel, bias = output
+        kernel, bias = self.output_weights()
         logits = ops.matmul(hidden, ops.cast(kernel, hidden.dtype)) + ops.cast(bias, hidden.dtype)
         return ops.cast(logits, "float32")
 
@@ -246,7 +240,7 @@ class Decoder(keras.layers.Layer):
             state, context, weights = self._step(
                 state, projected[:, :gates], (*memory, context_of), loop_weights
             )
-            hidden = ops.tanh(
+            hidden = self.hidden.activation(
                 ops.matmul(state, state_kernel) + context[:, gates:] + projected[:, gates:]
             )
             logits = ops.cast(ops.matmul(hidden, kernel) + bias, "float32")
