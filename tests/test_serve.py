@@ -168,6 +168,11 @@ def test_command_errors_are_one_line(tmp_path, trained_run):
         done = run_main("serve", "--run-dir", trained_run[0], "--port", taken.getsockname()[1])
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 2 and lines[-1].startswith("error: cannot listen on 127.0.0.1:")
+    for flag, value in [("--port", 70000), ("--max-wait-ms", -1), ("--max-queue", 0)]:
+        done = run_main("serve", "--run-dir", trained_run[0], flag, value)
+        lines = done.stderr.decode().strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1
+        assert lines[0].startswith(f"error: {flag} must be") and lines[0].endswith(str(value))
     (tmp_path / "exists").mkdir()
     done = run_main("export", "--run-dir", trained_run[0], "--out", tmp_path / "exists")
     assert done.returncode == 2 and "already exists" in done.stderr.decode()
