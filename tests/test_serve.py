@@ -168,7 +168,8 @@ def test_command_errors_are_one_line(tmp_path, trained_run):
         done = run_main("serve", "--run-dir", trained_run[0], "--port", taken.getsockname()[1])
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 2 and lines[-1].startswith("error: cannot listen on 127.0.0.1:")
-    for flag, value in [("--port", 70000), ("--max-wait-ms", -1), ("--max-queue", 0)]:
+    out_of_range = [("--port", 70000), ("--port", 0), ("--max-wait-ms", -1), ("--max-queue", 0)]
+    for flag, value in out_of_range:
         done = run_main("serve", "--run-dir", trained_run[0], flag, value)
         lines = done.stderr.decode().strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1

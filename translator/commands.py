@@ -128,8 +128,8 @@ def cmd_plot(args) -> None:
 def cmd_serve(args) -> None:
     from translator.serve import serve
 
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must be from 0 to 65535, not {args.port}")
+    if not 1 <= args.port <= 65535:  # 0 would listen on a port nobody is told of
+        raise UserError(f"--port must be from 1 to 65535, not {args.port}")
     if args.max_wait_ms < 0:
         raise UserError(f"--max-wait-ms must be 0 or more, not {args.max_wait_ms:g}")
     if args.max_queue < 1:
