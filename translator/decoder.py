@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from translator.attention import NEG_INF, Attention, summarise
+from translator.recurrent import gru_update, loop_product, transposed
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -81,11 +82,13 @@ class Decoder(keras.layers.Layer):
         else:
             self.logits.build((None, self.embedding_dim))
 
-    def _loop_weights(self) -> dict:
+    def _loop_weights(self, gradients: bool = False) -> dict:
         """The weights the recurrence needs, read once before the loop.
 
         The state is multiplied once per step by [W₂ | U] (the attention query projection and
-        the GRU recurrent kernel side by side), one matrix product instead of two.
+        the GRU recurrent kernel side by side), one matrix product instead of two. With
+        ``gradients`` (training), the kernels' transposes are made here too, for the
+        gradients of the loop's products (``recurrent.loop_product``).
         """
         attention = self.attention
         if attention.score == "bahdanau":
@@ -93,11 +96,14 @@ class Decoder(keras.layers.Layer):
             score_vector = ops.convert_to_tensor(attention.score_vector)
         else:
             state_kernel, score_vector = ops.convert_to_tensor(self.recurrent_kernel), None
+        context_kernel = ops.convert_to_tensor(self.context_kernel)
         return {
             "state_kernel": state_kernel,
             "score_vector": score_vector,
-            "context_kernel": ops.convert_to_tensor(self.context_kernel),
+            "context_kernel": context_kernel,
             "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
+            "state_kernel_t": transposed(state_kernel) if gradients else None,
+            "context_kernel_t": transposed(context_kernel) if gradients else None,
         }
 
     def _step(self, state, projected_input, memory, loop_weights):
@@ -108,7 +114,7 @@ class Decoder(keras.layers.Layer):
         """
         keys, mask, context_of = memory
         w = loop_weights
-        projected_state = ops.matmul(state, w["state_kernel"])
+        projected_state = loop_product(state, w["state_kernel"], w["state_kernel_t"])
         gates = 3 * self.units
         query = projected_state[:, :-gates] if w["score_vector"] is not None else state
         h = projected_state[:, -gates:] + w["recurrent_bias"]
@@ -117,13 +123,8 @@ class Decoder(keras.layers.Layer):
         if w["context_kernel"] is None:  # context_of gave it times [Wc | output rows] already
             x = projected_input + context[:, :gates]
         else:
-            x = projected_input + ops.matmul(context, w["context_kernel"])
-        x_z, x_r, x_n = ops.split(x, 3, axis=-1)
-        h_z, h_r, h_n = ops.split(h, 3, axis=-1)
-        z = ops.sigmoid(x_z + h_z)
-        r = ops.sigmoid(x_r + h_r)
-        candidate = ops.tanh(x_n + r * h_n)
-        return z * state + (1.0 - z) * candidate, context, weights
+            x = projected_input + loop_product(context, w["context_kernel"], w["context_kernel_t"])
+        return gru_update(state, x, h), context, weights
 
     def _project(self, embedded):
         return ops.matmul(embedded, self.input_kernel) + self.input_bias
@@ -153,7 +154,7 @@ class Decoder(keras.layers.Layer):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""
         embedded = self.drop(self.embedding(target_in), training=training)
         keys = self.attention.keys(values)
-        loop_weights = self._loop_weights()
+        loop_weights = self._loop_weights(gradients=bool(training))
         time_major_inputs = ops.transpose(self._project(embedded), (1, 0, 2))
 
         memory = (keys, mask, functools.partial(summarise, values=values))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from translator.recurrent import GRU
 from translator.vocab import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="translator")
 class Encoder(keras.layers.Layer):
     """Embedding (masking padding) and a stack of GRUs, bidirectional by default.
+
+    The GRUs are ``translator.recurrent.GRU``: Keras' GRU in what they compute and store,
+    with a quicker training step on TensorFlow's CPU kernels.
 
     A bidirectional layer has ``units // 2`` cells per direction, so the states always have
     ``units`` features. Returns every position's state (batch, src_len, units), the final
@@ -40,13 +44,7 @@ class Encoder(keras.layers.Layer):
         self.rnns = []
         for i in range(num_layers):
             cell_units = units // 2 if bidirectional else units
-            gru = keras.layers.GRU(
-                cell_units,
-                return_sequences=True,
-                return_state=True,
-                name=f"gru_{i}",
-                dtype=self.dtype_policy,
-            )
+            gru = GRU(cell_units, name=f"gru_{i}", dtype=self.dtype_policy)
             self.rnns.append(
                 keras.layers.Bidirectional(gru, name=f"bigru_{i}", dtype=self.dtype_policy)
                 if bidirectional
