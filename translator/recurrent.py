@@ -117,7 +117,7 @@ class GRU(keras.layers.Layer):
             state = ops.cast(initial_state[0], dtype)
         else:
             state = ops.zeros((ops.shape(sequences)[0], self.units), dtype)
-        recurrent_t = transposed(recurrent_kernel)
+        recurrent_t = transposed(recurrent_kernel) if training else None  # for gradients only
 
         def step(state, inputs):
             x, keep = inputs[:, :-1], inputs[:, -1:]
