@@ -273,3 +273,49 @@ def test_a_beam_at_its_length_limit_decodes_the_same_alone_and_in_a_longer_batch
         assert words(alone[0]) == words(together[row])
         at_limit += len(words(alone[0])) == 2 * (sentence != PAD_ID).sum() + 5
     assert at_limit >= 2
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_a_minimum_length_keeps_end_out_until_it_is_reached(beam_size, compact):
+    """<end> wins every step in this table; rows with a minimum emit that many words first,
+    and a row without one (an empty source) may still end at once."""
+    table = np.random.default_rng(4).normal(0, 1.0, (3, VOCAB, VOCAB))
+    table[:, :, END_ID] = 30.0
+    sentences = np.arange(3, dtype="float32")[:, None]
+    limits, minimum = np.array([5, 5, 5], np.int32), np.array([1, 2, 0], np.int32)
+    if beam_size == 1:
+        tokens, _ = greedy_search(
+            table_step(table), sentences, limits, 6, OFFSETS, 2, compact, min_lengths=minimum
+        )
+    else:
+        tokens, _ = beam_search(
+            table_step(table),
+            sentences,
+            limits,
+            6,
+            beam_size=beam_size,
+            length_penalty=0.6,
+            offsets=OFFSETS,
+            source_length=2,
+            compact=compact,
+            min_lengths=minimum,
+        )
+    tokens = np.asarray(tokens)
+    assert [len(words(row)) for row in tokens] == [1, 2, 0]
+    for row, length in zip(tokens, (1, 2, 0)):
+        assert row[length] == END_ID and not np.isin(row[:length], [PAD_ID, START_ID]).any()
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_a_model_that_would_end_at_once_still_translates_every_non_empty_source(beam_size):
+    """An untrained model whose <end> outweighs every word (the first token of a collapsed
+    run): each real source gets one word or more, greedy and beam alike."""
+    model = make_model()
+    bias = model.decoder.logits.bias.numpy()
+    bias[END_ID] = 20.0
+    model.decoder.logits.bias.assign(bias)
+    source = np.array([[5, 6, 7, END_ID], [9, END_ID, 0, 0], [END_ID, 0, 0, 0]], np.int32)
+    tokens = np.asarray(model.translate(source, DecodeOptions(beam_size=beam_size))["tokens"])
+    assert [len(words(row)) for row in tokens] == [1, 1, 0]  # the last source has no word
+    assert (tokens[:2, 1] == END_ID).all() and tokens[2, 0] == END_ID

@@ -152,6 +152,9 @@ class Translator(keras.Model):
         source_lengths = ops.sum(ops.cast(mask, "float32"), axis=-1)
         max_lengths = ops.cast(ops.ceil(source_lengths * options.max_length_ratio), "int32")
         max_lengths = max_lengths + options.max_length_offset
+        # A source of one real word or more (its <end> besides) gets a translation of one word
+        # or more: an empty output is almost never right.
+        min_lengths = ops.cast(ops.greater(source_lengths, 1.0), "int32")
         width = source.shape[1]
         if width is None:  # dynamic in a TensorFlow graph
             width = ops.shape(source)[1]
@@ -167,7 +170,14 @@ class Translator(keras.Model):
         step = functools.partial(self.decoder.step_function, columns=columns, allowed=allowed)
         if options.beam_size <= 1:
             tokens, weights = greedy_search(
-                step(values, mask), initial_state, max_lengths, steps, offsets, width, compact
+                step(values, mask),
+                initial_state,
+                max_lengths,
+                steps,
+                offsets,
+                width,
+                compact,
+                min_lengths=min_lengths,
             )
         else:
             tokens, weights = beam_search(
@@ -180,6 +190,7 @@ class Translator(keras.Model):
                 offsets=offsets,
                 source_length=width,
                 compact=compact,
+                min_lengths=min_lengths,
             )
         if columns is not None:  # the searches' ids are column indices
             tokens = ops.take(columns, tokens, axis=0)

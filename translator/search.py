@@ -69,11 +69,12 @@ def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
 
 
 def _step_rows(next_fn, token, state, active, compact):
-    """``next_fn`` on the ``active`` rows: ``(place, logits, state, attention)``.
+    """``next_fn`` on the ``active`` rows: ``(place, own, logits, state, attention)``.
 
     ``place(values, default)`` puts values of the stepped rows into a full-batch tensor that
-    is ``default`` on the other rows. With ``compact`` only the active rows are stepped;
-    otherwise all are, and ``place`` masks the others, so both give the same results.
+    is ``default`` on the other rows; ``own(values)`` takes a full-batch tensor's values of
+    the stepped rows. With ``compact`` only the active rows are stepped; otherwise all are,
+    and ``place`` masks the others, so both give the same results.
 
     The returned state has ``state``'s dtype and the attention is float32, as the loops carry
     them: under mixed precision a step called outside a layer's ``__call__`` (JAX's predict)
@@ -85,6 +86,9 @@ def _step_rows(next_fn, token, state, active, compact):
             active_rows = ops.reshape(active, (-1,) + (1,) * (len(values.shape) - 1))
             return ops.where(active_rows, values, default)
 
+        def own(values):
+            return values
+
         logits, new_state, weights = next_fn(token, state)
     else:
         rows = ops.nonzero(active)[0]
@@ -92,16 +96,38 @@ def _step_rows(next_fn, token, state, active, compact):
         def place(values, default):
             return ops.scatter_update(default, ops.expand_dims(rows, 1), values)
 
+        def own(values):
+            return ops.take(values, rows, axis=0)
+
         logits, new_state, weights = next_fn(
             ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows
         )
-    return place, logits, ops.cast(new_state, state.dtype), ops.cast(weights, "float32")
+    return place, own, logits, ops.cast(new_state, state.dtype), ops.cast(weights, "float32")
+
+
+def _end_banned(i, min_lengths, offsets):
+    """Offsets (rows, vocab) that keep ``<end>`` from rows whose output is still shorter than
+    their ``min_lengths`` (rows,) at step ``i``; 0 everywhere when ``min_lengths`` is None."""
+    if min_lengths is None:
+        return 0.0
+    end_column = ops.expand_dims(ops.equal(ops.arange(ops.shape(offsets)[0]), END_ID), 0)
+    too_short = ops.expand_dims(ops.less(i, min_lengths), 1)
+    return ops.where(ops.logical_and(too_short, end_column), NEG_INF, 0.0)
 
 
 def greedy_search(
-    next_fn, initial_state, max_lengths, steps, offsets, source_length, compact=False
+    next_fn,
+    initial_state,
+    max_lengths,
+    steps,
+    offsets,
+    source_length,
+    compact=False,
+    *,
+    min_lengths=None,
 ):
-    """The likeliest word at every step; sentence b stops at <end> or ``max_lengths[b]``.
+    """The likeliest word at every step; sentence b stops at <end> or ``max_lengths[b]``,
+    and not at <end> before ``min_lengths[b]`` tokens.
 
     A ``while_loop`` that ends as soon as every sentence has ended: with batches of similar
     lengths that is about half of the ``steps`` the longest limit allows.
@@ -114,6 +140,8 @@ def greedy_search(
         offsets: (vocab,) added to every step's logits (``never_predicted``).
         source_length: the width of each step's attention (src_len).
         compact: step the unfinished rows only (module docstring).
+        min_lengths: (batch,) int32 words a sentence emits before it may end (None: 0), as
+            fairseq's ``min_len``: 1 keeps a non-empty source from an empty translation.
 
     Returns tokens (batch, steps) with 0 after the end, and attention (batch, steps, src_len),
     whose rows after the end are 0.
@@ -124,10 +152,12 @@ def greedy_search(
         return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
 
     def step(i, state, token, finished, tokens, attention):
-        place, logits, new_state, weights = _step_rows(
+        place, own, logits, new_state, weights = _step_rows(
             next_fn, token, state, ops.logical_not(finished), compact
         )
-        next_token = ops.cast(ops.argmax(ops.cast(logits, "float32") + offsets, axis=-1), "int32")
+        logits = ops.cast(logits, "float32") + offsets
+        logits = logits + _end_banned(i, None if min_lengths is None else own(min_lengths), offsets)
+        next_token = ops.cast(ops.argmax(logits, axis=-1), "int32")
         next_token = place(next_token, ops.zeros_like(token) + PAD_ID)
         state = place(new_state, state)
         weights = place(weights, ops.zeros_like(attention[:, 0]))
@@ -166,15 +196,17 @@ def beam_search(
     offsets,
     source_length,
     compact=False,
+    min_lengths=None,
 ):
     """Best hypothesis per sentence: tokens (batch, steps), 0 after ``<end>``, and attention.
 
     ``next_fn`` works on ``batch * beam_size`` rows (sentence b's hypotheses are rows
     ``b * beam_size ...``); ``initial_state`` (batch, units) is repeated here. The other
-    arguments are those of ``greedy_search``. The rows stepped are the hypotheses that have
-    neither ended nor a score of ``NEG_INF`` (at the first step, all but each sentence's
-    first copy). Every step's attention is kept and walked back with the tokens, so the
-    winner's attention (batch, steps, src_len; rows after ``<end>`` are 0) costs no pass.
+    arguments are those of ``greedy_search`` (``min_lengths`` per sentence). The rows
+    stepped are the hypotheses that have neither ended nor a score of ``NEG_INF`` (at the
+    first step, all but each sentence's first copy). Every step's attention is kept and
+    walked back with the tokens, so the winner's attention (batch, steps, src_len; rows
+    after ``<end>`` are 0) costs no pass.
     """
     k, vocab = beam_size, offsets.shape[0]
     batch = ops.shape(initial_state)[0]
@@ -186,6 +218,7 @@ def beam_search(
     first_only = _only(0, per_row)  # of a row's candidates, only the first may be taken
     row_offsets = ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1)  # (batch, 1)
     limits = ops.expand_dims(max_lengths, 1)  # (batch, 1)
+    row_min_lengths = None if min_lengths is None else ops.repeat(min_lengths, k, axis=0)
 
     def running(*carry):
         i, finished = carry[0], carry[4]
@@ -194,7 +227,7 @@ def beam_search(
     def step(*carry):
         i, state, token, scores, finished, lengths, tokens, parents, attention = carry
         alive = ops.logical_not(finished) & ops.greater(scores, NEG_INF / 2)
-        place, logits, new_state, weights = _step_rows(
+        place, own, logits, new_state, weights = _step_rows(
             next_fn, token, state, ops.reshape(alive, (-1,)), compact
         )
         state = place(new_state, state)
@@ -204,6 +237,8 @@ def beam_search(
         # only k words per row reach the (batch, k * k) choice; full-vocabulary work is one
         # top_k and one logsumexp per step.
         logits = ops.cast(logits, "float32") + offsets
+        if row_min_lengths is not None:
+            logits = logits + _end_banned(i, own(row_min_lengths), offsets)
         row_lse = ops.logsumexp(logits, axis=-1, keepdims=True)
         word_log_probs, words = ops.top_k(logits, per_row)
         # Rows not stepped (ended, or a NEG_INF copy) extend by padding only, at no cost.
