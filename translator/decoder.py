@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from translator.attention import NEG_INF, Attention, summarise
+from translator.initializers import token_vectors
 from translator.recurrent import gru_update, loop_product, transposed
 
 
@@ -48,7 +49,11 @@ class Decoder(keras.layers.Layer):
         self.tie_embeddings = tie_embeddings
         policy = self.dtype_policy  # sublayers compute as this layer does (mixed precision)
         self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, name="embedding", dtype=policy
+            vocab_size,
+            embedding_dim,
+            embeddings_initializer=token_vectors(embedding_dim),
+            name="embedding",
+            dtype=policy,
         )
         self.attention = Attention(
             attention_units or units, score=attention, name="attention", dtype=policy
@@ -59,8 +64,16 @@ class Decoder(keras.layers.Layer):
         )
         # Tied: the output layer reuses the target embedding matrix (Press & Wolf, 2017), a
         # word's input and output vectors are one; fewer weights, better on small corpora.
+        # Untied, its columns start as tied ones would (``translator.initializers``).
         self.logits = (
-            None if tie_embeddings else keras.layers.Dense(vocab_size, name="logits", dtype=policy)
+            None
+            if tie_embeddings
+            else keras.layers.Dense(
+                vocab_size,
+                kernel_initializer=token_vectors(embedding_dim),
+                name="logits",
+                dtype=policy,
+            )
         )
 
     def build(self, target_in_shape, initial_state_shape, values_shape, mask_shape=None):

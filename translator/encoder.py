@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from translator.initializers import token_vectors
 from translator.recurrent import GRU
 from translator.vocab import PAD_ID
 
@@ -38,7 +39,12 @@ class Encoder(keras.layers.Layer):
         self.vocab_size, self.embedding_dim, self.units = vocab_size, embedding_dim, units
         self.num_layers, self.bidirectional, self.dropout = num_layers, bidirectional, dropout
         self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding", dtype=self.dtype_policy
+            vocab_size,
+            embedding_dim,
+            embeddings_initializer=token_vectors(embedding_dim),
+            mask_zero=True,
+            name="embedding",
+            dtype=self.dtype_policy,
         )
         self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.rnns = []
