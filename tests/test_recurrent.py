@@ -1,7 +1,12 @@
 """The GRU and the loop product behind both recurrences: Keras' GRU is the oracle."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import gru_gradients
 import keras
 import numpy as np
 import pytest
@@ -11,6 +16,8 @@ import translator.model  # noqa: F401 (registers the saved models' classes)
 from translator.recurrent import GRU, loop_product, transposed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras-gru"
+ROOT = Path(__file__).resolve().parent.parent
+NO_TF = ROOT / "tests" / "no_tensorflow.py"
 RNG = np.random.default_rng(0)
 INPUTS = RNG.normal(size=(3, 6, 5)).astype("float32")
 MASK = np.array([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4], bool)  # padding at the end
@@ -102,3 +109,29 @@ def test_models_saved_with_keras_gru_load_and_compute_the_same(name):
     saved = np.load(FIXTURES / f"{name}.npz")
     logits = model((saved["source"], saved["target_in"]))
     np.testing.assert_allclose(logits, saved["logits"], atol=1e-5)
+
+
+def test_model_gradients_with_this_gru_equal_those_with_keras_gru():
+    """Every weight's gradient of a padded batch's training loss, in a graph as fit runs it
+    (the loops' custom gradients included), two bidirectional layers deep."""
+    result = gru_gradients.compare()
+    assert result["loss"][0] == pytest.approx(result["loss"][1], rel=1e-6)
+    assert result["weights"] == 29 and not result["zero"]  # every weight gets a gradient
+    assert result["worst"] < 1e-5
+
+
+def test_model_gradients_with_this_gru_equal_those_with_keras_gru_on_jax():
+    pytest.importorskip("jax", reason="jax is pinned in requirements.txt; reinstall them")
+    done = subprocess.run(
+        [sys.executable, str(NO_TF), "--script", str(Path(gru_gradients.__file__))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=f"{ROOT}"),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["loss"][0] == pytest.approx(result["loss"][1], rel=1e-6)
+    assert result["weights"] == 29 and not result["zero"]
+    assert result["worst"] < 1e-5
