@@ -77,9 +77,9 @@ def peak_rss_mb() -> float:
 
 def load_config(name: str, quick: bool):
     """The config of a benchmark part, its training split and vocabularies."""
-    from translator import config as config_lib
-    from translator.corpus import load_corpus
-    from translator.vocab import LanguageIndex
+    from translator.core import config as config_lib
+    from translator.data.corpus import load_corpus
+    from translator.data.vocab import LanguageIndex
 
     overrides = json.loads(os.environ.get("BENCHMARK_OVERRIDES", "[]"))
     path = ROOT / "configs" / ("gpu.yaml" if name == "train_gpu" else "default.yaml")
@@ -116,9 +116,9 @@ def worker_train(name: str, quick: bool) -> dict:
     import keras
     import numpy as np
 
-    from translator import backends
-    from translator.model import build_model
-    from translator.pipeline import BatchPlan, encode_pairs
+    from translator.core import backends
+    from translator.models.model import build_model
+    from translator.data.pipeline import BatchPlan, encode_pairs
 
     config, corpus, source, target = load_config(name, quick)
     pairs = encode_pairs(corpus.split("train"), source, target)
@@ -187,7 +187,7 @@ def worker_reference(name: str, quick: bool) -> dict:
     """The tutorial recipe's training speed at the same sizes and data."""
 
     from scripts.reference import Reference
-    from translator.pipeline import encode_pairs
+    from translator.data.pipeline import encode_pairs
 
     config, corpus, source, target = load_config(name, quick)
     sources, targets = encode_pairs(corpus.split("train"), source, target)
@@ -219,9 +219,10 @@ def decode_model(quick: bool):
     """A small model (emb 128 / units 256) trained for a fixed number of steps, kept on disk."""
     import keras
 
-    from translator import backends, rundir
-    from translator.model import build_model
-    from translator.pipeline import BatchPlan, encode_pairs
+    from translator.core import backends
+    from translator.training import rundir
+    from translator.models.model import build_model
+    from translator.data.pipeline import BatchPlan, encode_pairs
 
     config, corpus, source, target = load_config("train_small", quick)
     config.model.bidirectional = True
@@ -257,10 +258,10 @@ def worker_decode(quick: bool) -> dict:
     Timed with the config's vocabulary shortlist (what ``translate`` does) and, beside it,
     over the whole vocabulary (``decode.shortlist`` 0).
     """
-    from translator.decode import translate_tokens
-    from translator.pipeline import encode_pairs
-    from translator.search import DecodeOptions
-    from translator.shortlist import Shortlist
+    from translator.decoding.decode import translate_tokens
+    from translator.data.pipeline import encode_pairs
+    from translator.models.search import DecodeOptions
+    from translator.models.shortlist import Shortlist
 
     model, config, corpus, source, target, origin = decode_model(quick)
     train_pairs = encode_pairs(corpus.split("train"), source, target)

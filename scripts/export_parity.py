@@ -3,8 +3,8 @@
     .venv/bin/python -m scripts.export_parity [--corpus data/fra-eng/fra.txt] \\
         [--run-dir runs/default --export runs/default/export] [--out runs/export-parity.json]
 
-1. Tokenization: ``translator.export.tokenize`` (TensorFlow ops) against
-   ``translator.text.tokenize`` on every sentence of the corpus, both languages.
+1. Tokenization: ``translator.serving.export.tokenize`` (TensorFlow ops) against
+   ``translator.data.text.tokenize`` on every sentence of the corpus, both languages.
 2. Detokenization: ``export.detokenize`` against ``text.detokenize`` of the same tokens.
 3. With ``--run-dir`` and ``--export``: the SavedModel's translations of the run's test
    split against ``translate``'s (same decoding settings).
@@ -41,7 +41,8 @@ def compare(name: str, expected: list, got: list, sources: list[str]) -> dict:
 def text_parity(sentences: list[str], lang: str, lowercase: bool = False) -> dict:
     import tensorflow as tf
 
-    from translator import export, text
+    from translator.data import text
+    from translator.serving import export
 
     expected = [text.tokenize(s, lang, lowercase=lowercase) for s in sentences]
     got = []
@@ -60,9 +61,9 @@ def text_parity(sentences: list[str], lang: str, lowercase: bool = False) -> dic
 def translation_parity(run_dir: str, export_dir: str) -> dict:
     import tensorflow as tf
 
-    from translator.corpus import load_corpus, references_by_source
-    from translator.decode import translate_sentences
-    from translator.rundir import load_run
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.decoding.decode import translate_sentences
+    from translator.training.rundir import load_run
 
     run = load_run(run_dir, unk_replace="none")  # the export does not replace <unk>
     sources = list(references_by_source(load_corpus(run.config.data).split("test"))["source"])
@@ -84,7 +85,7 @@ def main() -> None:
     parser.add_argument("--export")
     parser.add_argument("--out", default="runs/export-parity.json")
     args = parser.parse_args()
-    from translator.corpus import read_pairs
+    from translator.data.corpus import read_pairs
 
     frame, _ = read_pairs(args.corpus, args.source_lang, args.target_lang)
     report = {

@@ -24,8 +24,8 @@ from pathlib import Path
 def probe(config, seed: int, epochs: int = 1) -> dict:
     """``epochs`` from ``seed`` in a scratch run directory: validation loss and accuracy after
     each (the last ones at the top level)."""
-    from translator.progress import StopRequest
-    from translator.trainer import Trainer
+    from translator.training.progress import StopRequest
+    from translator.training.trainer import Trainer
 
     config.train.seed = seed
     with tempfile.TemporaryDirectory(prefix="learning-probe-") as run_dir:
@@ -64,7 +64,7 @@ def main() -> None:
 
     import keras
 
-    from translator import config as config_lib
+    from translator.core import config as config_lib
 
     overrides = ["train.max_minutes=0", "train.checkpoint_every_steps=1000000", *args.set]
     rows = []

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from translator.serve import MAX_QUEUE, MAX_WAIT_MS
+from translator.serving.serve import MAX_QUEUE, MAX_WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME_LIMIT_S = 900
@@ -121,8 +121,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/load-test.json")
     args = parser.parse_args()
 
-    from translator.corpus import load_corpus, references_by_source
-    from translator.rundir import load_run
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.training.rundir import load_run
 
     run = load_run(args.run_dir)
     sources = list(references_by_source(load_corpus(run.config.data).split("test"))["source"])

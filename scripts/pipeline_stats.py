@@ -14,10 +14,10 @@ import json
 import time
 from pathlib import Path
 
-from translator import config as config_lib
-from translator.corpus import load_corpus
-from translator.pipeline import BatchPlan, encode_pairs
-from translator.vocab import LanguageIndex
+from translator.core import config as config_lib
+from translator.data.corpus import load_corpus
+from translator.data.pipeline import BatchPlan, encode_pairs
+from translator.data.vocab import LanguageIndex
 
 
 def measure(plan: BatchPlan) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from translator.vocab import END_ID, START_ID
+from translator.data.vocab import END_ID, START_ID
 
 
 def pad_all(sequences: list[np.ndarray]) -> np.ndarray:

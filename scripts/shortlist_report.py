@@ -23,8 +23,8 @@ from pathlib import Path
 
 
 def measure(run, sources, references, singles: int) -> dict:
-    from translator.decode import translate_run
-    from translator.evaluate import score
+    from translator.decoding.decode import translate_run
+    from translator.decoding.evaluate import score
 
     translate_run(run, sources[:300])  # warm-up: trace this setting's graph
     for sentence in sources[:5]:
@@ -60,8 +60,8 @@ def main() -> None:
     from translator.commands import choose_backend
 
     choose_backend()
-    from translator.corpus import load_corpus, references_by_source
-    from translator.rundir import load_run
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.training.rundir import load_run
 
     run = load_run(args.run_dir, shortlist=max(args.sizes))
     shortlist = run.model.shortlist

@@ -32,11 +32,11 @@ def greedy_or_beam_bleu(
     model, sources, references, target_index, lang, beam: int, width: int = 32, batch: int = 512
 ):
     """Validation BLEU/chrF with every batch padded to one shape (one compilation)."""
-    from translator.decode import output_length
-    from translator.evaluate import score
-    from translator.pipeline import pad
-    from translator.text import detokenize
-    from translator.vocab import END_ID
+    from translator.data.pipeline import pad
+    from translator.data.text import detokenize
+    from translator.data.vocab import END_ID
+    from translator.decoding.decode import output_length
+    from translator.decoding.evaluate import score
 
     options = model.decoding.replace(beam_size=beam, length_penalty=1.0)
     hypotheses = []
@@ -68,11 +68,11 @@ def main() -> None:
 
     import keras
 
-    from translator import config as config_lib
-    from translator.corpus import load_corpus, references_by_source
-    from translator.model import build_model
-    from translator.pipeline import BatchPlan, encode_pairs, pad
-    from translator.vocab import LanguageIndex
+    from translator.core import config as config_lib
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.data.pipeline import BatchPlan, encode_pairs, pad
+    from translator.data.vocab import LanguageIndex
+    from translator.models.model import build_model
 
     began = time.time()
     config = config_lib.load(args.config, args.set)

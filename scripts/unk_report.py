@@ -4,7 +4,7 @@ the sentences with an out-of-vocabulary source word, and how many numbers and na
     .venv/bin/python -m scripts.unk_report [--run-dir runs/default] [--out runs/unk-report.json]
 
 Modes: ``ban_unk`` (no <unk> in the output, the decoder writes another word: the old
-default), ``copy`` and ``lexicon`` (``translator.unk``). "Survive" counts, over the source
+default), ``copy`` and ``lexicon`` (``translator.decoding.unk``). "Survive" counts, over the source
 words outside the vocabulary that are numbers or capitalised (not sentence-initial), the
 share that appears in the translation.
 """
@@ -48,10 +48,10 @@ def main() -> None:
     args = parser.parse_args()
     from dataclasses import replace
 
-    from translator.corpus import load_corpus, references_by_source
-    from translator.decode import translate_run
-    from translator.evaluate import score
-    from translator.rundir import load_run
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.decoding.decode import translate_run
+    from translator.decoding.evaluate import score
+    from translator.training.rundir import load_run
 
     run = load_run(args.run_dir)
     refs = references_by_source(load_corpus(run.config.data).split(args.split))

@@ -13,6 +13,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
+REAL_CORPUS = [ROOT / "data" / "fra-eng" / "fra.txt", ROOT.parent / "shared/data/fra-eng/fra.txt"]
+
+
+def real_corpus() -> str:
+    """The English-French corpus `make data` copies, or this test is skipped."""
+    for path in REAL_CORPUS:
+        if path.is_file():
+            return str(path)
+    pytest.skip("the real corpus is missing: `make data` copies it into data/fra-eng/")
+
+
 # A tiny training run that checkpoints often: the kill-and-resume tests' command line.
 RESUMABLE_TINY_RUN = [
     "--config",
@@ -30,7 +41,7 @@ RESUMABLE_TINY_RUN = [
 
 
 def tiny_config(corpus, *overrides):
-    from translator import config
+    from translator.core import config
 
     return config.load(TINY, [f"data.corpus={corpus}", "train.max_minutes=0", *overrides])
 
@@ -43,7 +54,7 @@ def corpus_path(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_path):
     """A run trained until it reproduces its training pairs (about 20 s on 2 cores)."""
-    from translator.train import train
+    from translator.training.train import train
 
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
     config = tiny_config(

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from translator import encoder
-from translator.metrics import masked_loss
-from translator.model import Translator
+from translator.models import encoder
+from translator.models.metrics import masked_loss
+from translator.models.model import Translator
 
 SOURCE = np.array(
     [[5, 6, 7, 8, 9, 10, 2], [11, 12, 13, 2, 0, 0, 0], [14, 2, 0, 0, 0, 0, 0]], np.int32

@@ -20,7 +20,7 @@ JAX_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     import keras
-    from translator import rundir
+    from translator.training import rundir
     assert keras.backend.backend() == "jax", keras.backend.backend()
     run_dir, inputs, output = sys.argv[1:4]
     data = np.load(inputs)
@@ -40,9 +40,9 @@ JAX_SCRIPT = textwrap.dedent("""
 
 
 def test_a_run_trained_on_tensorflow_gives_the_same_outputs_on_jax(trained_run, tmp_path):
-    from translator import rundir
-    from translator.corpus import load_corpus
-    from translator.pipeline import BatchPlan, encode_pairs
+    from translator.data.corpus import load_corpus
+    from translator.data.pipeline import BatchPlan, encode_pairs
+    from translator.training import rundir
 
     run_dir, _ = trained_run
     run = rundir.load_run(run_dir)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from translator.model import Translator
-from translator.search import DecodeOptions, beam_search, greedy_search, never_predicted
-from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID
+from translator.data.vocab import END_ID, PAD_ID, START_ID, UNK_ID
+from translator.models.model import Translator
+from translator.models.search import DecodeOptions, beam_search, greedy_search, never_predicted
 
 VOCAB = 7  # ids 0-3 reserved, words 4, 5, 6
 
@@ -91,7 +91,9 @@ def test_a_beam_as_wide_as_all_outputs_finds_the_best_one(length_penalty, compac
 def test_width_one_beam_is_greedy_search():
     sentences = np.arange(3, dtype="float32")[:, None]
     limits = np.array([6, 4, 2], np.int32)
-    greedy, _ = greedy_search(table_step(TABLE), sentences, limits, 7, OFFSETS, source_length=2)
+    greedy, _ = greedy_search(
+        table_step(TABLE), sentences, limits, 7, offsets=OFFSETS, source_length=2
+    )
     beam = run_beam(1, 1.0, limits, 7)
     for found, wanted in zip(beam, np.asarray(greedy)):
         assert words(found) == words(wanted)  # greedy stops at its limit; the beam adds <end> there
@@ -126,7 +128,12 @@ def test_the_model_decodes_the_same_with_a_width_one_beam_and_greedily():
     state, limits = model.bridge(final), np.array([13, 9, 7], np.int32)
     offsets = never_predicted(40)
     greedy, _ = greedy_search(
-        model.decoder.step_function(values, mask), state, limits, 13, offsets, 4
+        model.decoder.step_function(values, mask),
+        state,
+        limits,
+        13,
+        offsets=offsets,
+        source_length=4,
     )
     beam, _ = beam_search(
         model.decoder.step_function(values, mask, repeat=1),
@@ -161,7 +168,9 @@ def test_stepping_only_unfinished_rows_decodes_exactly_as_stepping_all(beam_size
     for compact in (False, True):
         next_fn = model.decoder.step_function(values, mask, repeat=beam_size)
         if beam_size == 1:
-            tokens, attention = greedy_search(next_fn, state, limits, 17, offsets, 6, compact)
+            tokens, attention = greedy_search(
+                next_fn, state, limits, 17, offsets=offsets, source_length=6, compact=compact
+            )
         else:
             tokens, attention = beam_search(
                 next_fn,
@@ -286,7 +295,14 @@ def test_a_minimum_length_keeps_end_out_until_it_is_reached(beam_size, compact):
     limits, minimum = np.array([5, 5, 5], np.int32), np.array([1, 2, 0], np.int32)
     if beam_size == 1:
         tokens, _ = greedy_search(
-            table_step(table), sentences, limits, 6, OFFSETS, 2, compact, min_lengths=minimum
+            table_step(table),
+            sentences,
+            limits,
+            6,
+            offsets=OFFSETS,
+            source_length=2,
+            compact=compact,
+            min_lengths=minimum,
         )
     else:
         tokens, _ = beam_search(

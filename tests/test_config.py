@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from translator import config
-from translator.errors import UserError
+from translator.core import config
+from translator.core.errors import UserError
 
 
 def test_default_yaml_lists_every_default_of_the_dataclasses_and_nothing_else():

@@ -3,9 +3,9 @@ import zipfile
 import pytest
 from conftest import tiny_config
 
-from translator.config import DataConfig
-from translator.corpus import load_corpus, read_pairs, split_of
-from translator.errors import UserError
+from translator.core.config import DataConfig
+from translator.core.errors import UserError
+from translator.data.corpus import load_corpus, read_pairs, split_of
 
 
 def test_two_and_three_column_lines(tmp_path):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import run_main
 
-from translator.corpus import load_corpus, references_by_source
-from translator.decode import translate_run, translate_sentences
-from translator.plotting import heatmap, heatmap_grid
-from translator.rundir import load_run
+from translator.data.corpus import load_corpus, references_by_source
+from translator.decoding.decode import translate_run, translate_sentences
+from translator.serving.plotting import heatmap, heatmap_grid
+from translator.training.rundir import load_run
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_heatmap_has_one_tick_per_token():
 
 
 def test_heatmap_files_png_and_svg(tmp_path):
-    from translator.plotting import save_heatmap
+    from translator.serving.plotting import save_heatmap
 
     for suffix in ("png", "svg"):
         path = save_heatmap(np.eye(2), ["a", "b"], ["x", "y"], tmp_path / f"h.{suffix}")
@@ -140,7 +140,7 @@ def test_heatmap_files_png_and_svg(tmp_path):
 
 
 def test_decoding_options_override_the_run_config(trained_run):
-    from translator.errors import UserError
+    from translator.core.errors import UserError
 
     run = load_run(trained_run[0], beam_size=3, length_penalty=0.0)
     assert (run.options.beam_size, run.options.length_penalty) == (3, 0.0)

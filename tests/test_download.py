@@ -9,8 +9,8 @@ from functools import partial
 
 import pytest
 
-from translator.download import fetch_corpus
-from translator.errors import UserError
+from translator.core.errors import UserError
+from translator.data.download import fetch_corpus
 
 
 def make_zip(entries: dict) -> bytes:

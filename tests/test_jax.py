@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import RESUMABLE_TINY_RUN, ROOT
 
-from translator.checkpoints import CheckpointManager
-from translator.rundir import load_model, load_run
+from translator.training.checkpoints import CheckpointManager
+from translator.training.rundir import load_model, load_run
 
 pytest.importorskip("jax", reason="jax is pinned in requirements.txt; reinstall them")
 
@@ -102,7 +102,7 @@ def test_jax_trains_without_tensorflow_and_resumes_exactly_after_sigkill(
 
 
 def test_tensorboard_scalars_written_on_jax_are_readable(jax_run):
-    from translator.runlog import read_scalars
+    from translator.training.runlog import read_scalars
 
     scalars = read_scalars(jax_run[0] / "tensorboard")
     assert [step for step, _ in scalars["loss"]] == [23, 46]
@@ -125,7 +125,7 @@ TRANSLATE_TWICE = textwrap.dedent("""
 
 
 def test_a_run_trained_on_jax_translates_the_same_on_tensorflow(jax_run, tmp_path):
-    from translator.decode import translate_sentences
+    from translator.decoding.decode import translate_sentences
 
     run_dir = jax_run[0]
     (tmp_path / "translate.py").write_text(TRANSLATE_TWICE)
@@ -144,8 +144,9 @@ def test_a_run_trained_on_jax_translates_the_same_on_tensorflow(jax_run, tmp_pat
 TWO_DEVICES = textwrap.dedent("""
     import json, os, signal, sys
     import keras
-    from translator import config as config_lib, progress
-    from translator.train import train
+    from translator.core import config as config_lib
+    from translator.training import progress
+    from translator.training.train import train
 
     corpus, out = sys.argv[1:3]
     losses, original = {}, progress.StepCallback.on_train_batch_end
@@ -189,9 +190,9 @@ def test_two_devices_train_like_one_and_resume(tmp_path, corpus_path):
 MIXED_PRECISION_DECODING = textwrap.dedent("""
     import json
     import numpy as np
-    from translator import config as config_lib
-    from translator.model import build_model
-    from translator.search import DecodeOptions
+    from translator.core import config as config_lib
+    from translator.models.model import build_model
+    from translator.models.search import DecodeOptions
 
     config = config_lib.load("configs/tiny.yaml", ["model.dtype=mixed_bfloat16"])
     model = build_model(config, 40, 50, 10)  # the training model, as validation decodes it

@@ -2,8 +2,8 @@
 
 import pytest
 
-from translator.errors import UserError
-from translator.text import detokenize, tokenize
+from translator.core.errors import UserError
+from translator.data.text import detokenize, tokenize
 
 SENTENCES = {
     "en": [

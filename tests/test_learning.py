@@ -15,18 +15,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TINY, run_main
+from conftest import ROOT, TINY, real_corpus, run_main
 
-REAL_CORPUS = [ROOT / "data" / "fra-eng" / "fra.txt", ROOT.parent / "shared/data/fra-eng/fra.txt"]
 MIN_ACCURACY, MAX_LOSS = 0.42, 3.8
 SENTENCES = ["I saw him.", "I can't say.", "I might stay.", "Tom is here.", "We are sad."]
-
-
-def real_corpus() -> str:
-    for path in REAL_CORPUS:
-        if path.is_file():
-            return str(path)
-    pytest.skip("the real corpus is missing: `make data` copies it into data/fra-eng/")
 
 
 def one_epoch(run_dir, seed: int) -> list[str]:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from translator.attention import Attention
-from translator.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
-from translator.model import Translator
-from translator.search import DecodeOptions
+from translator.models.attention import Attention
+from translator.models.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
+from translator.models.model import Translator
+from translator.models.search import DecodeOptions
 
 SRC_VOCAB, TGT_VOCAB = 30, 40
 

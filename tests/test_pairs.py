@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, TINY, run_main
 
-from translator import config as config_lib
-from translator.corpus import column_order, load_corpus, read_pairs
-from translator.errors import UserError
-from translator.unk import Lexicon, replace_unknown
+from translator.core import config as config_lib
+from translator.core.errors import UserError
+from translator.data.corpus import column_order, load_corpus, read_pairs
+from translator.decoding.unk import Lexicon, replace_unknown
 
 FIXTURES = ROOT / "tests" / "fixtures"
 TRAIN = [

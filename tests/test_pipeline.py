@@ -1,9 +1,9 @@
 import numpy as np
 from conftest import tiny_config
 
-from translator.corpus import load_corpus
-from translator.pipeline import BatchPlan, encode_pairs
-from translator.vocab import END_ID, START_ID, LanguageIndex
+from translator.data.corpus import load_corpus
+from translator.data.pipeline import BatchPlan, encode_pairs
+from translator.data.vocab import END_ID, START_ID, LanguageIndex
 
 
 def make_plan(corpus_path, batch_size=8, seed=3, shuffle=True):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-import translator.model  # noqa: F401 (registers the saved models' classes)
-from translator.recurrent import GRU, loop_product, transposed
+import translator.models.model  # noqa: F401 (registers the saved models' classes)
+from translator.models.recurrent import GRU, loop_product, transposed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras-gru"
 ROOT = Path(__file__).resolve().parent.parent

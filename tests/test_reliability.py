@@ -13,12 +13,12 @@ from conftest import RESUMABLE_TINY_RUN, ROOT, TINY, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from translator import files
-from translator.checkpoints import CheckpointManager
-from translator.corpus import read_pairs
-from translator.errors import UserError
-from translator.rundir import load_model
-from translator.vocab import LanguageIndex
+from translator.core import files
+from translator.core.errors import UserError
+from translator.data.corpus import read_pairs
+from translator.data.vocab import LanguageIndex
+from translator.training.checkpoints import CheckpointManager
+from translator.training.rundir import load_model
 
 TRAIN_ARGS = [*RESUMABLE_TINY_RUN, "--set", "train.max_minutes=0"]
 
@@ -114,8 +114,8 @@ def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path, corpus_path):
 def test_full_disk_during_checkpoint_keeps_the_previous_one(tmp_path, corpus_path, monkeypatch):
     from conftest import tiny_config
 
-    from translator import checkpoints
-    from translator.train import train
+    from translator.training import checkpoints
+    from translator.training.train import train
 
     real_save = checkpoints.CheckpointManager.save
     calls = {"n": 0}
@@ -279,7 +279,7 @@ def test_corpus_reader_never_crashes_on_arbitrary_bytes(tmp_path, data):
     )
 )
 def test_vocabulary_round_trips_in_vocabulary_text(words):
-    from translator.vocab import RESERVED
+    from translator.data.vocab import RESERVED
 
     words = [w for w in words if w not in RESERVED] or ["x"]
     index = LanguageIndex.build([words], "fr")

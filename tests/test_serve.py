@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_main
 
-from translator.decode import translate_sentences
-from translator.rundir import load_run
+from translator.decoding.decode import translate_sentences
+from translator.training.rundir import load_run
 
 SENTENCES = ["I see the cat.", "They have a book.", "We want the summer.", "She likes my sister."]
 

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from translator.errors import UserError
-from translator.model import Translator
-from translator.search import DecodeOptions
-from translator.shortlist import RESERVED, Shortlist
-from translator.vocab import END_ID, PAD_ID
+from translator.core.errors import UserError
+from translator.data.vocab import END_ID, PAD_ID
+from translator.models.model import Translator
+from translator.models.search import DecodeOptions
+from translator.models.shortlist import RESERVED, Shortlist
 
 TARGET_VOCAB = 40
 

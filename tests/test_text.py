@@ -3,7 +3,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from translator.text import clean, detokenize, tokenize
+from translator.data.text import clean, detokenize, tokenize
 
 
 def test_issue_example_keeps_accents_ligatures_apostrophes_and_punctuation():

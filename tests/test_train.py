@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from translator import progress
-from translator.checkpoints import CheckpointManager, RunLock
-from translator.errors import UserError
-from translator.train import train
+from translator.core.errors import UserError
+from translator.training import progress
+from translator.training.checkpoints import CheckpointManager, RunLock
+from translator.training.train import train
 
 QUIET = dict(show_progress=False, evaluate_test=False, log=lambda *_: None)
 
 
 def weights_of(checkpoint):
-    import translator.model  # noqa: F401
+    import translator.models.model  # noqa: F401
 
     return [
         np.asarray(w)
@@ -167,9 +167,9 @@ def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_p
 
 
 def test_planning_never_exceeds_train_epochs_and_can_be_turned_off():
-    from translator.budget import Budget, plan_epochs
-    from translator.config import TrainConfig
-    from translator.state import TrainState
+    from translator.core.config import TrainConfig
+    from translator.training.budget import Budget, plan_epochs
+    from translator.training.state import TrainState
 
     kwargs = dict(budget_s=600, elapsed_s=60, step_s=1.0, steps_per_epoch=50, validation_s=10)
     assert plan_epochs(**kwargs, epochs_done=1, upper_bound=30).epochs == 1 + int((582 - 60) / 60)

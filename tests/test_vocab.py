@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from translator.errors import UserError
-from translator.vocab import END_ID, PAD_ID, START_ID, UNK_ID, LanguageIndex
+from translator.core.errors import UserError
+from translator.data.vocab import END_ID, PAD_ID, START_ID, UNK_ID, LanguageIndex
 
 
 def test_reserved_ids_and_frequency_order():

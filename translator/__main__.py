@@ -22,7 +22,7 @@ from translator.commands import (
     cmd_train,
     cmd_translate,
 )
-from translator.errors import UserError
+from translator.core.errors import UserError
 
 DEFAULT_CONFIG = "configs/default.yaml"
 DEFAULT_RUN = "runs/default"

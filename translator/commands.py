@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from translator.errors import UserError
+from translator.core.errors import UserError
 
 
 def choose_backend(wanted: str = "auto") -> str:
@@ -30,13 +30,13 @@ def choose_backend(wanted: str = "auto") -> str:
 
 
 def _config(args):
-    from translator import config
+    from translator.core import config
 
     return config.load(args.config, args.set)
 
 
 def _run(args, **overrides):
-    from translator.rundir import load_run
+    from translator.training.rundir import load_run
 
     return load_run(args.run_dir, checkpoint=args.checkpoint, **overrides)
 
@@ -51,7 +51,7 @@ def _decoding(args) -> dict:
 
 
 def cmd_data(args) -> None:
-    from translator.download import DEFAULT_URL, default_corpus_path, fetch_corpus
+    from translator.data.download import DEFAULT_URL, default_corpus_path, fetch_corpus
 
     source = args.corpus or DEFAULT_URL
     out = Path(args.out) if args.out else default_corpus_path(source, Path(args.data_dir))
@@ -60,7 +60,7 @@ def cmd_data(args) -> None:
 
 
 def cmd_stats(args) -> None:
-    from translator.stats import corpus_stats, format_table, write_stats
+    from translator.data.stats import corpus_stats, format_table, write_stats
 
     stats = corpus_stats(_config(args), args.data)
     print(format_table(stats))
@@ -71,7 +71,7 @@ def cmd_stats(args) -> None:
 def cmd_train(args) -> None:
     config = _config(args)
     choose_backend(config.train.backend)
-    from translator.train import train
+    from translator.training.train import train
 
     result = train(config, Path(args.run_dir), show_progress=not args.no_progress)
     if result.stopped_by:  # Ctrl-C or SIGTERM: a checkpoint was saved first
@@ -97,7 +97,7 @@ def cmd_translate(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from translator.evaluate import evaluate_files, evaluate_run_split
+    from translator.decoding.evaluate import evaluate_files, evaluate_run_split
 
     if bool(args.input) != bool(args.refs):
         raise UserError(
@@ -114,7 +114,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_plot(args) -> None:
-    from translator.plotting import plot_validation
+    from translator.serving.plotting import plot_validation
 
     run = _run(args)
     out = Path(args.out or Path(args.run_dir) / "plots")
@@ -126,7 +126,7 @@ def cmd_plot(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from translator.serve import serve
+    from translator.serving.serve import serve
 
     if not 1 <= args.port <= 65535:  # 0 would listen on a port nobody is told of
         raise UserError(f"--port must be from 1 to 65535, not {args.port}")
@@ -146,7 +146,7 @@ def cmd_serve(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from translator.export import export
+    from translator.serving.export import export
 
     out = export(
         Path(args.run_dir),

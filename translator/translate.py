@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from translator.errors import UserError
+from translator.core.errors import UserError
 
 
 @dataclass
@@ -56,12 +56,12 @@ def write_translations(
     run, sentences: list[str], output: OutputOptions, out=None, first: int = 1
 ) -> None:
     """Translate ``sentences`` with a loaded run and write one line (or object) each."""
-    from translator.decode import translate_sentences
+    from translator.decoding.decode import translate_sentences
 
     out = out or sys.stdout
     results = translate_sentences(run, sentences)
     if output.plot_dir and output.plot_format == "html":  # one page for the whole batch
-        from translator.viewer import save_viewer
+        from translator.serving.viewer import save_viewer
 
         items = [r.to_dict(s) for s, r in zip(sentences, results)]
         save_viewer(Path(output.plot_dir) / "attention.html", items, f"translator: {run.directory}")
@@ -71,7 +71,7 @@ def write_translations(
         else:
             out.write(result.text + "\n")
         if output.plot_dir and result.target_tokens and output.plot_format != "html":
-            from translator.plotting import save_heatmap
+            from translator.serving.plotting import save_heatmap
 
             path = Path(output.plot_dir) / f"attention-{number:04d}.{output.plot_format}"
             save_heatmap(
