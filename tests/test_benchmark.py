@@ -1,7 +1,15 @@
 """The benchmark report: the machine it names and the ratios it takes within one round."""
 
-from scripts.benchmark import cpu_facts, markdown, merge_rounds
+import json
+import subprocess
+import sys
 
+from conftest import ROOT, real_corpus
+
+from scripts.benchmark.machine import cpu_facts
+from scripts.benchmark.report import markdown, merge_rounds
+
+FIXTURES = ROOT / "tests" / "fixtures"
 CPUINFO = (
     "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum\n"
     "flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n\n"
@@ -76,3 +84,33 @@ def test_the_report_names_the_cpu_and_dtype_and_gives_median_ratios_of_rounds():
     assert "Decoding with m, shortlist 50 words per source word:" in new
     assert "| beam 5, one sentence (median) | 12.0 ms | 20.0 ms | - |" in new
     assert "| beam 5, batched | 500 sentences/s | 250 sentences/s | - |" in new
+
+
+def key_paths(value, prefix=""):
+    """Every key of a JSON document as a path, list items folded into ``[]``."""
+    if isinstance(value, dict):
+        return {
+            p for k, v in value.items() for p in {f"{prefix}/{k}"} | key_paths(v, f"{prefix}/{k}")
+        }
+    if isinstance(value, list):
+        return {p for item in value for p in key_paths(item, f"{prefix}[]")}
+    return set()
+
+
+def test_the_benchmark_writes_the_keys_the_single_module_wrote(tmp_path):
+    """`make bench` (here one quick round) writes the same JSON keys as scripts/benchmark.py
+    did before it became a package (tests/fixtures/benchmark_keys.txt, from its --quick run)."""
+    out = tmp_path / "benchmark.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.benchmark", "--quick", "--out", str(out)]
+        + ["--set", f"data.corpus={real_corpus()}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = set((FIXTURES / "benchmark_keys.txt").read_text().splitlines())
+    got = key_paths(json.loads(out.read_text()))
+    assert got == expected, {"missing": sorted(expected - got), "new": sorted(got - expected)}
+    assert out.with_suffix(".md").read_text() == markdown(json.loads(out.read_text()))
