@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = "Where did you put my new car keys?"
 MAX_BYTES = 300_000
+TRANSLATOR = [sys.executable, "-m", "translator"]
+QUIET = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
-def translator(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "translator", *args]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(command, cwd=ROOT, env=env, check=True, **kwargs)
+def translator(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*TRANSLATOR, *args], cwd=ROOT, env=QUIET, check=True)
 
 
 def heatmap(run_dir: Path, out: Path, sentence: str) -> Path:
@@ -50,11 +50,8 @@ def free_port() -> int:
 
 def serve(run_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "translator", "serve", "--run-dir", str(run_dir)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE
-    )
+    command = [*TRANSLATOR, "serve", "--run-dir", str(run_dir), "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, env=QUIET, stderr=subprocess.PIPE)
     url, deadline = f"http://127.0.0.1:{port}", time.time() + 180
     while time.time() < deadline:
         if process.poll() is not None:
