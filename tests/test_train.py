@@ -36,8 +36,11 @@ def config_for(corpus_path, *extra):
     )
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, corpus_path, monkeypatch):
-    config = config_for(corpus_path)
+@pytest.mark.parametrize("average", ["none", "ema"])
+def test_interrupted_and_resumed_run_matches_uninterrupted(
+    tmp_path, corpus_path, monkeypatch, average
+):
+    config = config_for(corpus_path, f"train.average={average}", "train.ema_momentum=0.9")
     full = train(config, tmp_path / "full", **QUIET).state
     original = progress.StepCallback.on_train_batch_end
 
@@ -57,6 +60,45 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, corpus_path
     assert last("full").name == last("resumed").name
     for a, b in zip(weights_of(last("full")), weights_of(last("resumed"))):
         np.testing.assert_allclose(a, b, atol=1e-6)
+    if average == "ema":  # the average is state too: the resumed run's is the same
+        averages = lambda run: CheckpointManager(tmp_path / run, prefix="average").latest()  # noqa: E731
+        assert (
+            averages("full").name
+            == averages("resumed").name
+            == last("full").name.replace("step", "average")
+        )
+        for a, b in zip(weights_of(averages("full")), weights_of(averages("resumed")), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_averaged_weights_are_validated_saved_and_chosen_by_best(tmp_path, corpus_path):
+    from translator.decoding.decode import translate_sentences
+    from translator.training.rundir import load_run
+
+    run_dir = tmp_path / "run"
+    config = config_for(corpus_path, "train.average=ema", "train.ema_momentum=0.9")
+    train(config, run_dir, **QUIET)
+    trained = CheckpointManager(run_dir).latest()
+    averaged = CheckpointManager(run_dir, prefix="average")
+    assert [p.name for p in averaged.all()] == [trained.name.replace("step", "average")]
+    model = keras.saving.load_model(trained / "model.keras")  # its optimizer holds the average
+    for saved, average in zip(
+        weights_of(averaged.latest()), model.optimizer.averages(), strict=True
+    ):
+        np.testing.assert_allclose(saved, np.array(average), atol=1e-6)
+    assert any(
+        not np.allclose(a, b) for a, b in zip(weights_of(trained), weights_of(averaged.latest()))
+    )
+    header, *rows = [line.split(",") for line in (run_dir / "metrics.csv").read_text().splitlines()]
+    last = dict(zip(header, rows[-1]))
+    assert last["val_bleu"] and last["avg_val_bleu"] and last["avg_val_loss"]
+    better = "average" if float(last["avg_val_bleu"]) > float(last["val_bleu"]) else "step"
+    assert CheckpointManager(run_dir).best().name.startswith(better)
+    run = load_run(run_dir)  # best translates, whichever it is
+    assert run.checkpoint.name.startswith(better)
+    assert translate_sentences(run, ["I am cold."])[0].target_tokens
+    with pytest.raises(UserError, match="train.average ema"):
+        train(config_for(corpus_path), run_dir, **QUIET)
 
 
 def test_run_directory_layout_and_pruning(tmp_path, corpus_path):
@@ -141,12 +183,12 @@ def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_p
     full = train(
         config, tmp_path / "full", **{**QUIET, "log": lines.append}, clock=FakeClock()
     ).state
-    assert full.planned_epochs == 4 and full.plan_revised and full.epoch == 4 and full.finished
+    assert full.planned_epochs == 4 and full.epoch == 4 and full.finished
     assert any(line.startswith("planned 4 epochs for the 1-minute budget") for line in lines)
     assert 0.9 * 60 <= full.elapsed_s <= 60  # the budget is used, and not overrun
     model = keras.saving.load_model(CheckpointManager(tmp_path / "full").latest() / "model.keras")
     schedule = model.optimizer.get_config()["learning_rate"]["config"]
-    assert schedule["decay_steps"] == 4 * 23  # the saved schedule spans the planned epochs
+    assert schedule["segments"][-1][2] == 4 * 23  # the saved schedule spans the planned epochs
 
     original = progress.StepCallback.on_train_batch_end
 
@@ -166,6 +208,62 @@ def test_the_time_budget_plans_the_epochs_that_fit_and_a_resumed_run_keeps_the_p
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+class SlowingClock:
+    """Half a second per reading until step ``slow_from``, then two: the machine got busy."""
+
+    def __init__(self, slow_from: int):
+        self.now, self.step, self.slow_from = 0.0, 0, slow_from
+
+    def __call__(self):
+        self.now += 0.5 if self.step < self.slow_from else 2.0
+        return self.now
+
+
+def test_the_plan_follows_a_machine_that_slows_down_and_a_resumed_run_follows_it(
+    tmp_path, corpus_path, monkeypatch
+):
+    config = config_for(corpus_path, "train.max_minutes=2", "train.epochs=12")
+    original = progress.StepCallback.on_train_batch_end
+    clock, stop_at = SlowingClock(slow_from=30), None
+
+    def count_steps(self, batch, logs=None):
+        clock.step = self.state.global_step + 1
+        if clock.step == stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        original(self, batch, logs)
+
+    monkeypatch.setattr(progress.StepCallback, "on_train_batch_end", count_steps)
+    lines = []
+    full = train(config, tmp_path / "full", **{**QUIET, "log": lines.append}, clock=clock).state
+    first, *later = full.plan_changes
+    assert first["after_epoch"] == 1 and later and later[-1]["epochs"] < first["epochs"]
+    assert full.epoch == full.planned_epochs == later[-1]["epochs"] and full.finished
+    assert full.elapsed_s <= 120  # the shorter plan fits the budget
+    assert any(line.startswith(f"re-planned {full.planned_epochs} epochs") for line in lines)
+    last = lambda run: CheckpointManager(tmp_path / run).latest()  # noqa: E731
+    model = keras.saving.load_model(last("full") / "model.keras")
+    schedule = model.optimizer._learning_rate
+    assert len(schedule.segments) == len(full.plan_changes) + 1
+    assert schedule.total_steps == full.planned_epochs * 23 == full.global_step
+    for start, rate, _ in schedule.segments[1:]:  # every bend continues the curve
+        assert schedule.rate_at(start) == pytest.approx(rate)
+        before = float(schedule(start - 1))
+        assert abs(float(schedule(start)) - before) < 0.05 * before
+
+    # Stopped after the first change, resumed: the same later changes and the same weights.
+    clock, stop_at = SlowingClock(slow_from=30), first["step"] + 5
+    stopped = train(config, tmp_path / "resumed", **QUIET, clock=clock)
+    assert stopped.stopped_by == "SIGINT" and stopped.state.plan_changes == [first]
+    clock, stop_at = SlowingClock(slow_from=30), None
+    clock.step = stopped.state.global_step
+    clock.now = 0.0
+    resumed = train(config, tmp_path / "resumed", **QUIET, clock=clock).state
+    assert [c["epochs"] for c in resumed.plan_changes] == [c["epochs"] for c in full.plan_changes]
+    assert resumed.global_step == full.global_step
+    for a, b in zip(weights_of(last("full")), weights_of(last("resumed")), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_planning_never_exceeds_train_epochs_and_can_be_turned_off():
     from translator.core.config import TrainConfig
     from translator.training.budget import Budget, plan_epochs
@@ -177,5 +275,10 @@ def test_planning_never_exceeds_train_epochs_and_can_be_turned_off():
     assert plan_epochs(**kwargs | {"elapsed_s": 900}, epochs_done=2, upper_bound=30).epochs == 2
     done = TrainState(epoch=0, step_in_epoch=50)
     assert Budget(TrainConfig(max_minutes=10)).planning_due(done, 50)
+    later = TrainState(epoch=3, step_in_epoch=50, planned_epochs=6)
+    assert Budget(TrainConfig(max_minutes=10)).planning_due(later, 50)  # after every epoch
+    last = TrainState(epoch=5, step_in_epoch=50, planned_epochs=6)
+    assert not Budget(TrainConfig(max_minutes=10)).planning_due(last, 50)
+    assert not Budget(TrainConfig(max_minutes=10)).planning_due(TrainState(epoch=3), 50)
     assert not Budget(TrainConfig(max_minutes=10, plan_epochs=False)).planning_due(done, 50)
     assert not Budget(TrainConfig(max_minutes=0)).planning_due(done, 50)

@@ -67,6 +67,8 @@ class TrainConfig:
     early_stopping_patience: int = 3
     max_minutes: float = 52.0
     plan_epochs: bool = True
+    average: str = "none"
+    ema_momentum: float = 0.999
     bucket_width: int = 64
     backend: str = "auto"
     devices: int | str = "auto"
@@ -100,6 +102,7 @@ CHOICES = {
     ("model", "attention"): ("bahdanau", "dot", "general"),
     ("train", "lr_schedule"): ("constant", "cosine", "exponential"),
     ("train", "backend"): ("auto", "tensorflow", "jax"),
+    ("train", "average"): ("none", "ema"),
     ("model", "dtype"): ("float32", "mixed_bfloat16"),
     ("decode", "unk_replace"): ("none", "copy", "lexicon"),
 }
@@ -116,12 +119,17 @@ POSITIVE = {
     ("train", "keep_checkpoints"),
     ("train", "bleu_every_epochs"),
     ("train", "bucket_width"),
+    ("train", "ema_momentum"),
     ("decode", "max_length_ratio"),
     ("decode", "batch_size"),
     ("decode", "max_source_tokens"),
     ("decode", "beam_size"),
 }
-FRACTIONS = {("model", "dropout"), ("train", "label_smoothing")}  # in [0, 1)
+FRACTIONS = {
+    ("model", "dropout"),
+    ("train", "label_smoothing"),
+    ("train", "ema_momentum"),
+}  # [0, 1)
 
 
 def _check_type(name: str, value, kind):

@@ -4,8 +4,10 @@ A fixed epoch count either stops early on a fast machine or is cut by the budget
 one, with its learning-rate schedule unfinished. With a budget, the trainer instead times
 the first epoch (steps after a warm-up, which excludes compilation, and the validation that
 follows) and plans the epochs that fit, ``train.epochs`` being the upper bound; the
-schedule's horizon becomes that plan. Epoch 2, free of compilation, revises it once. The
-plan is kept in the run's state, so a resumed run follows the same schedule.
+schedule's horizon becomes that plan. After every later epoch it plans again from that
+epoch's timings, so a machine that was busy early (or becomes busy) gets the plan it can
+keep; the schedule bends from where it is (``optimizer.PlannedCosine``) rather than jumping.
+The plan and every change of it are kept in the run's state, so a resumed run follows them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Plan:
     validation_s: float
 
     def describe(self, minutes: float, revised: bool = False) -> str:
-        verb = "revised the plan to" if revised else "planned"
+        verb = "re-planned" if revised else "planned"
         return (
             f"{verb} {self.epochs} epochs for the {minutes:g}-minute budget "
             f"({1000 * self.step_s:.0f} ms per step, {self.validation_s:.0f} s of validation "
@@ -69,26 +71,23 @@ class Budget:
         return bool(self.train.max_minutes) and state.elapsed_s >= 60 * self.train.max_minutes
 
     def planning_due(self, state, steps_per_epoch: int) -> bool:
-        """After epoch 1 (the plan) and epoch 2 (its revision), with a budget and planning on."""
+        """After each complete epoch but the plan's last, with a budget and planning on."""
         planning = self.train.max_minutes and self.train.plan_epochs
         epoch_done = state.step_in_epoch >= steps_per_epoch
-        first = state.epoch == 0 and state.planned_epochs is None
-        second = state.epoch == 1 and not state.plan_revised
-        return bool(planning and epoch_done and (first or second))
+        remaining = state.planned_epochs is None or state.epoch + 1 < state.planned_epochs
+        return bool(planning and epoch_done and remaining)
 
-    def plan(self, state, steps_per_epoch: int, validation_s: float) -> Plan:
-        """Plan (or revise) the epochs that fit from this epoch's timings; record it in ``state``.
+    def plan(self, state, steps_per_epoch: int, validation_s: float) -> Plan | None:
+        """Plan the epochs that fit from this epoch's timings; the plan if it changed.
 
-        Epoch 1's validation includes compiling the decoder, so epoch 2, timed again, revises
-        the plan. An epoch timed too little in this process (resumed near its end) keeps the
-        plan made before it, or plans from the run's average step time.
+        The change is recorded in ``state``. An epoch timed too little in this process
+        (resumed near its end) keeps the plan made before it, or, in epoch 1, plans from the
+        run's average step time, compilation included.
         """
         step_s = self.step_seconds()
-        revising = state.planned_epochs is not None
-        if step_s is None and revising:
-            state.plan_revised = True
-            return Plan(state.planned_epochs, state.planned_step_s, state.planned_validation_s)
-        if step_s is None:  # resumed late in epoch 1: the average, compilation included
+        if step_s is None and state.planned_epochs is not None:
+            return None
+        if step_s is None:
             step_s = (state.elapsed_s - validation_s) / max(1, state.global_step)
         plan = plan_epochs(
             budget_s=60 * self.train.max_minutes,
@@ -99,8 +98,19 @@ class Budget:
             epochs_done=state.epoch + 1,
             upper_bound=self.train.epochs,
         )
-        state.planned_epochs, state.plan_revised = plan.epochs, revising
         state.planned_step_s, state.planned_validation_s = round(step_s, 4), round(validation_s, 2)
+        if plan.epochs == state.planned_epochs:
+            return None
+        state.planned_epochs = plan.epochs
+        state.plan_changes.append(
+            {
+                "after_epoch": state.epoch + 1,
+                "step": state.global_step,
+                "epochs": plan.epochs,
+                "step_ms": round(1000 * step_s, 1),
+                "validation_s": round(validation_s, 1),
+            }
+        )
         return plan
 
     def step_seconds(self) -> float | None:

@@ -4,7 +4,9 @@ A checkpoint is a directory ``checkpoints/step-NNNNNNNN/`` holding ``model.keras
 model with its optimizer state, Keras' own format) and ``state.json`` (epoch, position in
 the epoch, random-generator states, early-stopping state). It is written under a temporary
 name, fsynced, then renamed: a reader never sees half of one, whatever kills the writer.
-``best`` is a symbolic link to the best checkpoint, replaced atomically.
+``best`` is a symbolic link to the best checkpoint, replaced atomically. Averaged weights
+(``train.average``) are saved the same way as ``checkpoints/average-NNNNNNNN/``; a run
+resumes from ``step-`` checkpoints only.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from translator.core.errors import UserError
 from translator.core.faults import failpoint
 from translator.core.files import WRITE_ERRORS, fsync_dir
 
-CHECKPOINT_RE = re.compile(r"^step-(\d{8,})$")
-
 
 def _fsync_tree(directory: Path) -> None:
     for path in directory.iterdir():
@@ -32,8 +32,9 @@ def _fsync_tree(directory: Path) -> None:
 class CheckpointManager:
     """Save, list, prune and point at checkpoints under ``run_dir/checkpoints``."""
 
-    def __init__(self, run_dir: Path, keep: int = 3):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, keep: int = 3, prefix: str = "step"):
+        self.run_dir, self.prefix = Path(run_dir), prefix
+        self.pattern = re.compile(rf"^{prefix}-(\d{{8,}})$")
         self.directory = self.run_dir / "checkpoints"
         self.best_link = self.run_dir / "best"
         self.keep = keep
@@ -48,8 +49,8 @@ class CheckpointManager:
         """Complete checkpoints, oldest first."""
         if not self.directory.is_dir():
             return []
-        found = [p for p in self.directory.iterdir() if CHECKPOINT_RE.match(p.name) and p.is_dir()]
-        return sorted(found, key=lambda p: int(CHECKPOINT_RE.match(p.name).group(1)))
+        found = [p for p in self.directory.iterdir() if self.pattern.match(p.name) and p.is_dir()]
+        return sorted(found, key=lambda p: int(self.pattern.match(p.name).group(1)))
 
     def latest(self) -> Path | None:
         checkpoints = self.all()
@@ -64,7 +65,7 @@ class CheckpointManager:
 
     def save(self, model, state) -> Path:
         """Write a checkpoint of ``model`` and ``state`` (a ``TrainState``) atomically; prune."""
-        final = self.directory / f"step-{state.global_step:08d}"
+        final = self.directory / f"{self.prefix}-{state.global_step:08d}"
         if final.is_dir():
             return final
         tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"

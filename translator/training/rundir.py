@@ -57,6 +57,12 @@ def check_resumable(run_dir: Path, config: config_lib.Config) -> None:
                 f"run directory {run_dir} was trained with other {section} settings; "
                 "use a new --run-dir, or the same config to resume it"
             )
+    for key in ("average", "ema_momentum"):  # the optimizer's saved state depends on them
+        if getattr(saved.train, key) != getattr(config.train, key):
+            raise UserError(
+                f"run directory {run_dir} was trained with train.{key} "
+                f"{getattr(saved.train, key)}; use a new --run-dir, or that value to resume it"
+            )
 
 
 def vocabularies(run_dir: Path, data: config_lib.DataConfig, train_frame) -> tuple:
@@ -78,6 +84,7 @@ def load_model(path: Path, compile: bool = False):
 
     import translator.models.metrics  # noqa: F401  (registers the custom metric)
     import translator.models.model  # noqa: F401  (registers the custom layers)
+    import translator.models.optimizer  # noqa: F401  (registers the schedule and optimizer)
 
     if not path.is_file():
         raise UserError(

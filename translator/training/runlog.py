@@ -23,6 +23,11 @@ FIELDS = [
     "val_perplexity",
     "val_bleu",
     "val_chrf",
+    "avg_val_loss",
+    "avg_val_accuracy",
+    "avg_val_perplexity",
+    "avg_val_bleu",
+    "avg_val_chrf",
     "learning_rate",
     "elapsed_s",
 ]
@@ -48,17 +53,22 @@ class RunLog:
 
     def write(self, row: dict) -> None:
         new = not self.csv_path.exists()
+        fields = FIELDS if new else self.columns()  # a resumed run keeps its file's columns
         with open(self.csv_path, "a", newline="", encoding="utf-8") as handle:
-            out = csv.DictWriter(handle, FIELDS)
+            out = csv.DictWriter(handle, fields)
             if new:
                 out.writeheader()
-            out.writerow({key: row.get(key, "") for key in FIELDS})
+            out.writerow({key: row.get(key, "") for key in fields})
         if self.writer is not None:
             for key in FIELDS[2:]:
                 value = row.get(key)
                 if isinstance(value, float) and math.isfinite(value):
                     self.writer.add_scalar(key, value, step=row["step"])
             self.writer.flush()
+
+    def columns(self) -> list[str]:
+        with open(self.csv_path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), None) or FIELDS
 
     def close(self) -> None:
         if self.writer is not None:

@@ -20,7 +20,8 @@ class TrainState:
     ``epoch`` counts completed epochs and ``step_in_epoch`` the steps done in the current
     one, so a resumed run starts at the exact batch where it stopped. ``elapsed_s`` is the
     time spent training and validating (what ``train.max_minutes`` limits); ``planned_*``
-    record the epochs that budget allows and the timings they were planned from.
+    record the epochs that budget allows and the latest timings, ``plan_changes`` every
+    change of that plan.
     """
 
     global_step: int = 0
@@ -33,9 +34,9 @@ class TrainState:
     finished: bool = False
     seed_states: list = field(default_factory=list)
     planned_epochs: int | None = None  # what train.max_minutes allows, planned after epoch 1
-    planned_step_s: float | None = None
+    planned_step_s: float | None = None  # the latest epoch's timings
     planned_validation_s: float | None = None
-    plan_revised: bool = False  # the plan made after epoch 1 was revised after epoch 2
+    plan_changes: list = field(default_factory=list)  # {after_epoch, step, epochs, step_ms, ...}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -25,6 +25,7 @@ from translator.data.corpus import load_corpus
 from translator.data.pipeline import BatchPlan, encode_pairs
 from translator.models.model import build_model
 from translator.training import rundir
+from translator.training.averaging import WeightAverage
 from translator.training.budget import Budget
 from translator.training.checkpoints import CheckpointManager, RunLock
 from translator.training.progress import StepCallback, StopRequest
@@ -49,7 +50,7 @@ class Trainer:
         self.budget = Budget(config.train, clock)
         self.checkpoints = CheckpointManager(self.run_dir, config.train.keep_checkpoints)
         self.state = TrainState()
-        self.model = self.plan = self.valid_plan = self.runlog = None
+        self.model = self.plan = self.valid_plan = self.runlog = self.average = None
 
     # -- the run ------------------------------------------------------------------------
     def run(self, evaluate_test: bool = True):
@@ -115,6 +116,8 @@ class Trainer:
                 f"{len(self.source_index)} / {len(self.target_index)}"
             )
         self.model.shortlist = shortlist
+        if t.average != "none":
+            self.average = WeightAverage(self.run_dir, self.model)
         self.runlog = RunLog(self.run_dir)
 
     @property
@@ -175,13 +178,22 @@ class Trainer:
 
     def end_epoch(self, logs: dict, time_up: bool) -> None:
         """Validate, log, move the counters, checkpoint, and point ``best`` at the best."""
-        row = self.validate(logs, bleu=self.bleu_due(time_up))
+        bleu = self.bleu_due(time_up)
+        row = self.validate(logs, bleu=bleu)
+        if self.average is not None and self.valid_plan is not None:
+            with self.average.swapped_in():
+                row.update(self.average.figures(self.validation(bleu, examples=False)))
         validation_s = self.tick()
         self.log_epoch(row)
         if self.budget.planning_due(self.state, self.steps_per_epoch):
             self.plan_schedule(validation_s)
-        improved = self.advance(row.get("val_bleu"), time_up)
+        trained, averaged = row.get("val_bleu"), row.get("avg_val_bleu")
+        average_leads = averaged is not None and (trained is None or averaged > trained)
+        improved = self.advance(averaged if average_leads else trained, time_up)
         path = self.save()
+        if self.average is not None:
+            averaged_path = self.average.save(self.state)
+            path = averaged_path if average_leads else path
         if improved or self.checkpoints.best() is None:
             self.checkpoints.mark_best(path)
 
@@ -199,26 +211,30 @@ class Trainer:
         if logs.get("cross_entropy") is not None:
             row["perplexity"] = math.exp(min(logs["cross_entropy"], 50))
         failpoint("validation")
-        if self.valid_plan is None:
-            return row
+        if self.valid_plan is not None:
+            row.update(self.validation(bleu))
+        return row
+
+    def validation(self, bleu: bool, examples: bool = True) -> dict:
+        """Validation loss, accuracy and perplexity of the model's weights, and maybe BLEU."""
         val = self.model.evaluate(
             backends.training_batches(self.valid_plan, 0), verbose=0, return_dict=True
         )
-        row.update(
-            val_loss=val["loss"],
-            val_accuracy=val["accuracy"],
-            val_perplexity=math.exp(min(val["cross_entropy"], 50)),
-        )
+        figures = {
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+            "val_perplexity": math.exp(min(val["cross_entropy"], 50)),
+        }
         if bleu:
-            scores = self.validation_bleu()
-            row.update(val_bleu=scores["bleu"], val_chrf=scores["chrf"])
-        return row
+            scores = self.validation_bleu(log_examples=examples)
+            figures.update(val_bleu=scores["bleu"], val_chrf=scores["chrf"])
+        return figures
 
     def bleu_due(self, time_up: bool) -> bool:
         epoch = self.state.epoch + 1
         return epoch % self.config.train.bleu_every_epochs == 0 or time_up or epoch == self.epochs
 
-    def validation_bleu(self) -> dict:
+    def validation_bleu(self, log_examples: bool = True) -> dict:
         """BLEU/chrF of up to ``train.bleu_sample`` validation sources; 3 examples logged.
 
         Greedy: it tracks progress as the beam does at a seventh of the time (434 against 58
@@ -239,7 +255,7 @@ class Trainer:
         report, examples = sample_scores(
             run, self.corpus.split("valid"), self.config.train.bleu_sample
         )
-        for source, reference, hypothesis in examples[:3]:
+        for source, reference, hypothesis in examples[:3] if log_examples else ():
             self.log(
                 f"  Source:     {source}\n  Reference:  {reference}\n  Hypothesis: {hypothesis}"
             )
@@ -297,14 +313,19 @@ class Trainer:
         return self.budget.out_of_time(self.state)
 
     def plan_schedule(self, validation_s: float) -> None:
-        """Plan the epochs that fit the budget and stretch the learning-rate schedule to them."""
-        from translator.models.optimizer import learning_rate
+        """Plan the epochs that fit the budget; bend the learning-rate schedule to a new plan."""
+        from translator.models.optimizer import replanned_rate
 
         plan = self.budget.plan(self.state, self.steps_per_epoch, validation_s)
+        if plan is None:
+            return
         train = self.config.train
-        self.model.optimizer.learning_rate = learning_rate(train, self.steps_per_epoch, plan.epochs)
-        self.model.make_train_function(force=True)  # the schedule is part of the compiled step
-        self.log(plan.describe(train.max_minutes, revised=self.state.plan_revised))
+        total = plan.epochs * self.steps_per_epoch
+        rate = replanned_rate(self.model.optimizer, train, self.state.global_step, total)
+        if rate is not None:
+            self.model.optimizer.learning_rate = rate
+            self.model.make_train_function(force=True)  # the schedule is part of the compiled step
+        self.log(plan.describe(train.max_minutes, revised=len(self.state.plan_changes) > 1))
 
     def evaluate_test(self) -> dict | None:
         """Score the best checkpoint on the test split (if it has sentences)."""
