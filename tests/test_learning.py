@@ -43,7 +43,7 @@ def one_epoch(run_dir, seed: int) -> list[str]:
 
 def validation_figures(run_dir) -> dict:
     header, row = (run_dir / "metrics.csv").read_text().splitlines()[:2]
-    return dict(zip(header.split(","), map(float, row.split(","))))
+    return {key: float(value) for key, value in zip(header.split(","), row.split(",")) if value}
 
 
 def assert_learned(run_dir, translations: list[str]) -> None:
