@@ -282,3 +282,29 @@ def test_planning_never_exceeds_train_epochs_and_can_be_turned_off():
     assert not Budget(TrainConfig(max_minutes=10)).planning_due(TrainState(epoch=3), 50)
     assert not Budget(TrainConfig(max_minutes=10, plan_epochs=False)).planning_due(done, 50)
     assert not Budget(TrainConfig(max_minutes=0)).planning_due(done, 50)
+
+
+def test_one_slow_epoch_does_not_change_the_plan_but_a_lasting_slowdown_does():
+    """Plans use the median of the last three epochs' timings: noise does not make them flap."""
+    from translator.core.config import TrainConfig
+    from translator.training.budget import Budget
+    from translator.training.state import TrainState
+
+    budget, state = Budget(TrainConfig(max_minutes=100, epochs=100)), TrainState()
+
+    def epoch(step_s):  # one epoch of 50 steps at step_s seconds, then 10 s of validation
+        budget.timed_steps = [(10, 0.0), (50, 40 * step_s)]
+        state.elapsed_s += 50 * step_s + 10
+        state.step_in_epoch = 50
+        budget.plan(state, 50, validation_s=10)
+        state.epoch, state.step_in_epoch = state.epoch + 1, 0
+        return state.planned_epochs
+
+    plans = [epoch(s) for s in (1.0, 1.0, 1.0, 3.0, 1.0, 1.0)]
+    # the slow epoch costs the 100 s it took (two epochs of 60 s), not a plan at 3 s per step
+    assert plans[:3] == [plans[0]] * 3 and plans[3:] == [plans[0] - 2] * 3
+    assert state.planned_step_s == 1.0 and len(state.plan_changes) == 2
+    slowed = [epoch(2.0) for _ in range(3)]
+    assert slowed[0] == plans[3] - 1  # one slow epoch: its own cost only
+    assert slowed[1] < slowed[0] // 2 + 10  # two of three slow: planned at 2 s per step
+    assert [t[0] for t in state.epoch_timings] == [1.0, 1.0, 1.0, 3.0, 1.0, 1.0, 2.0, 2.0, 2.0]

@@ -4,20 +4,23 @@ A fixed epoch count either stops early on a fast machine or is cut by the budget
 one, with its learning-rate schedule unfinished. With a budget, the trainer instead times
 the first epoch (steps after a warm-up, which excludes compilation, and the validation that
 follows) and plans the epochs that fit, ``train.epochs`` being the upper bound; the
-schedule's horizon becomes that plan. After every later epoch it plans again from that
-epoch's timings, so a machine that was busy early (or becomes busy) gets the plan it can
-keep; the schedule bends from where it is (``optimizer.PlannedCosine``) rather than jumping.
+schedule's horizon becomes that plan. After every later epoch it plans again from the
+median timings of the last three epochs, so a machine that was busy early (or becomes busy)
+gets a plan it can keep, and a noisy step time does not make the plan flap; the schedule
+bends from where it is (``optimizer.PlannedCosine``) rather than jumping.
 The plan and every change of it are kept in the run's state, so a resumed run follows them.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
 MARGIN = 0.97  # plan into 97 % of the budget: timings of later epochs vary a little
 WARMUP_FRACTION = 0.2  # the first 20 % of epoch 1's steps (at most 100) are not timed
+RECENT_EPOCHS = 3  # plans use the median timings of the last 3 epochs
 
 
 @dataclass
@@ -80,15 +83,21 @@ class Budget:
     def plan(self, state, steps_per_epoch: int, validation_s: float) -> Plan | None:
         """Plan the epochs that fit from this epoch's timings; the plan if it changed.
 
-        The change is recorded in ``state``. An epoch timed too little in this process
-        (resumed near its end) keeps the plan made before it, or, in epoch 1, plans from the
-        run's average step time, compilation included.
+        The timings are the medians of the last ``RECENT_EPOCHS`` epochs' (kept in ``state``,
+        so a resumed run plans as the uninterrupted one); a change is recorded in ``state``.
+        An epoch timed too little in this process (resumed near its end) keeps the plan made
+        before it, or, in epoch 1, plans from the run's average step time, compilation
+        included.
         """
         step_s = self.step_seconds()
         if step_s is None and state.planned_epochs is not None:
             return None
         if step_s is None:
             step_s = (state.elapsed_s - validation_s) / max(1, state.global_step)
+        state.epoch_timings.append([round(step_s, 4), round(validation_s, 2)])
+        recent = state.epoch_timings[-RECENT_EPOCHS:]
+        step_s = statistics.median(t[0] for t in recent)
+        validation_s = statistics.median(t[1] for t in recent)
         plan = plan_epochs(
             budget_s=60 * self.train.max_minutes,
             elapsed_s=state.elapsed_s,

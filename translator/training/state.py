@@ -37,6 +37,7 @@ class TrainState:
     planned_step_s: float | None = None  # the latest epoch's timings
     planned_validation_s: float | None = None
     plan_changes: list = field(default_factory=list)  # {after_epoch, step, epochs, step_ms, ...}
+    epoch_timings: list = field(default_factory=list)  # [step_s, validation_s] of each timed epoch
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
