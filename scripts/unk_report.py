@@ -3,6 +3,11 @@ the sentences with an out-of-vocabulary source word, and how many numbers and na
 
     .venv/bin/python -m scripts.unk_report [--run-dir runs/default] [--out runs/unk-report.json]
 
+A run with a subword vocabulary has one mode, ``pieces`` (nothing to replace); its
+out-of-vocabulary sentences are the same ones, those with a source word that the word
+vocabulary of the same config (``data.min_count``, ``data.max_vocab``) lacks, so the two
+kinds of run compare on one subset.
+
 Modes: ``ban_unk`` (no <unk> in the output, the decoder writes another word: the old
 default), ``copy`` and ``lexicon`` (``translator.decoding.unk``). "Survive" counts, over the source
 words outside the vocabulary that are numbers or capitalised (not sentence-initial), the
@@ -49,22 +54,32 @@ def main() -> None:
     from dataclasses import replace
 
     from translator.data.corpus import load_corpus, references_by_source
+    from translator.data.subwords import is_subword
+    from translator.data.vocab import LanguageIndex
     from translator.decoding.decode import translate_run
     from translator.decoding.evaluate import score
     from translator.training.rundir import load_run
 
     run = load_run(args.run_dir)
-    refs = references_by_source(load_corpus(run.config.data).split(args.split))
+    corpus, data = load_corpus(run.config.data), run.config.data
+    refs = references_by_source(corpus.split(args.split))
     sources, references = list(refs["source_tokens"]), list(refs["references"])
-    oov = [i for i, tokens in enumerate(sources) if any(t not in run.source_index for t in tokens)]
+    words = run.source_index
+    if is_subword(words):
+        train_tokens = corpus.split("train")["source_tokens"]
+        words = LanguageIndex.build(train_tokens, data.source_lang, data.min_count, data.max_vocab)
+    oov = [i for i, tokens in enumerate(sources) if any(t not in words for t in tokens)]
     report = {
         "run": args.run_dir,
+        "vocab": data.vocab,
         "split": args.split,
         "sentences": len(sources),
         "oov_sentences": len(oov),
     }
-    for mode in ("ban_unk", "copy", "lexicon"):
-        mode_run = replace(run, unk_replace="none" if mode == "ban_unk" else mode, _lexicon=None)
+    modes = ("pieces",) if is_subword(run.source_index) else ("ban_unk", "copy", "lexicon")
+    for mode in modes:
+        unk_replace = mode if mode in ("copy", "lexicon") else "none"
+        mode_run = replace(run, unk_replace=unk_replace, _lexicon=None)
         if mode == "ban_unk":
             mode_run = replace(mode_run, options=run.options.replace(ban_unk=True))
         results = translate_run(mode_run, sources)
@@ -77,7 +92,8 @@ def main() -> None:
             "oov_bleu": subset["bleu"],
             "oov_chrf": subset["chrf"],
             "replaced_words": sum(len(r.replaced) for r in results),
-            **surviving(sources, results, run.source_index),
+            "unk_in_output": sum(r.target_tokens.count("<unk>") for r in results),
+            **surviving(sources, results, words),
         }
         print(mode, report[mode], flush=True)
     Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -101,6 +101,30 @@ def test_jax_trains_without_tensorflow_and_resumes_exactly_after_sigkill(
     assert (clean_dir / "best").is_symlink() and (clean_dir / "eval-test.json").is_file()
 
 
+def test_jax_trains_and_translates_with_subwords_without_tensorflow_and_resumes_after_sigkill(
+    tmp_path, corpus_path
+):
+    args = [*TRAIN_ARGS, "--set", f"data.corpus={corpus_path}", "--set", "data.vocab=unigram"]
+    args += ["--set", "data.vocab_size=300", "--set", "train.epochs=1"]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert jax("train", *args, "--run-dir", str(clean)).returncode == 0
+    done = jax("train", *args, "--run-dir", str(killed), env={"TRANSLATOR_FAILPOINT": "step:9"})
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    done = jax("train", *args, "--run-dir", str(killed))
+    assert done.returncode == 0 and "resuming from step-00000007" in done.stdout, done.stderr[
+        -2000:
+    ]
+    for a, b in zip(final_weights(clean), final_weights(killed), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    done = jax("translate", "--run-dir", str(clean), "--json", *SENTENCES)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in done.stdout.splitlines():
+        item = json.loads(line)
+        assert item["source_pieces"][-1] == "<end>" and "<unk>" not in item["target_tokens"]
+        assert len(item["attention"]) == len(item["target_tokens"])
+        assert all(len(row) == len(item["source_tokens"]) for row in item["attention"])
+
+
 def test_tensorboard_scalars_written_on_jax_are_readable(jax_run):
     from translator.training.runlog import read_scalars
 

@@ -36,11 +36,17 @@ def config_for(corpus_path, *extra):
     )
 
 
-@pytest.mark.parametrize("average", ["none", "ema"])
+@pytest.mark.parametrize(("average", "vocab"), [("none", "word"), ("ema", "word"), ("none", "bpe")])
 def test_interrupted_and_resumed_run_matches_uninterrupted(
-    tmp_path, corpus_path, monkeypatch, average
+    tmp_path, corpus_path, monkeypatch, average, vocab
 ):
-    config = config_for(corpus_path, f"train.average={average}", "train.ema_momentum=0.9")
+    config = config_for(
+        corpus_path,
+        f"train.average={average}",
+        "train.ema_momentum=0.9",
+        f"data.vocab={vocab}",
+        "data.vocab_size=300",
+    )
     full = train(config, tmp_path / "full", **QUIET).state
     original = progress.StepCallback.on_train_batch_end
 

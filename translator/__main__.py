@@ -68,9 +68,10 @@ def _with_decoding(parser) -> None:
     _with_shortlist(parser)
     parser.add_argument(
         "--unk-replace",
-        choices=("none", "copy", "lexicon"),
+        choices=("auto", "none", "copy", "lexicon"),
         help="replace <unk> in translations by the source word it attends to (copy) or that "
-        "word's translation in the run's lexicon (default: decode.unk_replace)",
+        "word's translation in the run's lexicon; auto: lexicon with a word vocabulary, none "
+        "with subword pieces, which never write <unk> (default: decode.unk_replace)",
     )
 
 

@@ -33,6 +33,9 @@ class DataConfig:
     split_seed: int = 1234
     min_count: int = 2
     max_vocab: int = 0
+    vocab: str = "word"
+    vocab_size: int = 8000
+    joint_vocab: bool = False
 
 
 @dataclass
@@ -83,7 +86,7 @@ class DecodeConfig:
     ban_unk: bool = True
     beam_size: int = 5
     length_penalty: float = 0.6
-    unk_replace: str = "lexicon"
+    unk_replace: str = "auto"
     shortlist: int = 20
 
 
@@ -104,11 +107,13 @@ CHOICES = {
     ("train", "backend"): ("auto", "tensorflow", "jax"),
     ("train", "average"): ("none", "ema"),
     ("model", "dtype"): ("float32", "mixed_bfloat16"),
-    ("decode", "unk_replace"): ("none", "copy", "lexicon"),
+    ("data", "vocab"): ("word", "unigram", "bpe"),
+    ("decode", "unk_replace"): ("auto", "none", "copy", "lexicon"),
 }
 POSITIVE = {
     ("data", "max_tokens"),
     ("data", "min_count"),
+    ("data", "vocab_size"),
     ("model", "embedding_dim"),
     ("model", "units"),
     ("model", "encoder_layers"),

@@ -1,5 +1,8 @@
 """``LanguageIndex``: the word <-> id vocabulary of one language (pure Python).
 
+``data.vocab: unigram`` or ``bpe`` uses pieces instead (``translator.data.subwords``); both
+kinds have the same ``encode``/``decode`` face, and ``subwords.load_index`` reads either.
+
 Ids 0-3 are reserved: ``<pad>`` = 0 (so padding is id 0 everywhere), ``<unk>`` = 1 for
 any word not in the vocabulary, ``<start>`` = 2 and ``<end>`` = 3. Words follow by
 descending training-split frequency, ties broken alphabetically, so the same corpus always
@@ -103,22 +106,15 @@ class LanguageIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LanguageIndex:
-        """Read and validate a saved vocabulary; any problem is one ``UserError`` line."""
+        """Read and validate a saved word vocabulary; any problem is one ``UserError`` line."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(
-                f"vocabulary file {path} is missing; train the run again or point --run-dir at "
-                "a complete run"
-            ) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise UserError(
-                f"vocabulary file {path} is corrupt ({error.__class__.__name__}); restore it "
-                "or train the run again"
-            ) from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise UserError(f"vocabulary file {path} is not a translator vocabulary")
+        data = read_saved(path)
+        if data.get("format") != FORMAT:
+            raise UserError(f"vocabulary file {path} is not a translator word vocabulary")
+        return cls.from_saved(data, path)
+
+    @classmethod
+    def from_saved(cls, data: dict, path: Path) -> LanguageIndex:
         if data.get("version") != VERSION:
             raise UserError(
                 f"vocabulary file {path} has version {data.get('version')!r}; this translator "
@@ -131,3 +127,22 @@ class LanguageIndex:
             return cls(words, str(data.get("lang", "")))
         except ValueError as error:
             raise UserError(f"vocabulary file {path} is invalid: {error}") from None
+
+
+def read_saved(path: Path) -> dict:
+    """The parsed JSON of a saved vocabulary of either kind; any problem is one UserError."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"vocabulary file {path} is missing; train the run again or point --run-dir at "
+            "a complete run"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(
+            f"vocabulary file {path} is corrupt ({error.__class__.__name__}); restore it "
+            "or train the run again"
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"vocabulary file {path} is not a translator vocabulary")
+    return data

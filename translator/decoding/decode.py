@@ -15,6 +15,7 @@ import numpy as np
 
 from translator.core import backends
 from translator.data.pipeline import pad
+from translator.data.subwords import groups_of, is_subword, word_attention
 from translator.data.text import detokenize, tokenize
 from translator.data.vocab import END, END_ID, PAD_ID, UNK, LanguageIndex
 from translator.decoding.unk import replace_unknown
@@ -31,6 +32,8 @@ class Translation:
     attention: np.ndarray = field(repr=False)
     truncated: bool = False
     replaced: list = field(default_factory=list)  # <unk> replacements (see translator.decoding.unk)
+    source_pieces: list = field(default_factory=list)  # subword vocabularies: what the model read
+    target_pieces: list = field(default_factory=list)  # and wrote, before words were joined
 
     def to_dict(self, source: str, *, attention: bool = True) -> dict:
         """The JSON form; ``attention=False`` leaves the matrix out (and does not convert it)."""
@@ -42,6 +45,8 @@ class Translation:
             "truncated": self.truncated,
             "replaced": self.replaced,
         }
+        if self.source_pieces:
+            item["source_pieces"], item["target_pieces"] = self.source_pieces, self.target_pieces
         if attention:
             item["attention"] = np.round(self.attention, 5).tolist()
         return item
@@ -68,7 +73,8 @@ def translate_tokens(
     ``max_source_tokens`` tokens (its start is never cut) and flagged ``truncated``.
     ``unk_replace`` (``none``, ``copy`` or ``lexicon``, with a ``unk.Lexicon``) replaces the
     ``<unk>`` words of the output (``translator.decoding.unk``); the decoder may then write
-    ``<unk>``.
+    ``<unk>``. With subword vocabularies the model reads and writes pieces; the tokens and the
+    attention matrix are shown per word (``subwords.word_attention``), the pieces beside them.
     """
     if unk_replace != "none":
         options = (options or model.decoding).replace(ban_unk=False)
@@ -97,6 +103,18 @@ def translate_tokens(
             ids, shown, truncated, original = encoded[i]
             length = output_length(tokens[row])
             matrix = attention[row, :length, : len(ids)].astype(np.float32)
+            if is_subword(target_index):
+                results[i] = subword_translation(
+                    source_index,
+                    target_index,
+                    ids,
+                    tokens[row, :length],
+                    matrix,
+                    shown,
+                    target_lang,
+                )
+                results[i].truncated = truncated
+                continue
             words, replaced = replace_unknown(
                 target_index.decode(tokens[row, :length]),
                 matrix,
@@ -108,6 +126,22 @@ def translate_tokens(
             text = detokenize(words, target_lang)
             results[i] = Translation(shown, words, text, matrix, truncated, replaced)
     return results
+
+
+def subword_translation(
+    source_index, target_index, source_ids, target_ids, matrix, shown, target_lang
+) -> Translation:
+    """A translation in pieces shown as words: its text, tokens and word attention."""
+    words, rows = target_index.spell(target_ids)
+    columns = groups_of(source_index.word_of_piece(source_ids))
+    return Translation(
+        shown,
+        words,
+        detokenize(words, target_lang),
+        word_attention(matrix, rows, columns),
+        source_pieces=source_index.pieces(source_ids),
+        target_pieces=target_index.pieces(target_ids),
+    )
 
 
 def output_length(ids: np.ndarray) -> int:

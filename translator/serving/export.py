@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+from translator.core import config as config_lib
 from translator.core.errors import UserError
 from translator.core.languages import rules
 from translator.data.vocab import END, END_ID, PAD_ID, UNK, UNK_ID
@@ -176,6 +177,13 @@ def export(
     out = Path(out)
     if out.exists():
         raise UserError(f"{out} already exists; give a new directory with --out (or delete it)")
+    config = config_lib.load(Path(run_dir) / "config.yaml") if Path(run_dir).is_dir() else None
+    if config is not None and config.data.vocab != "word":
+        raise UserError(
+            f"run {run_dir} uses a {config.data.vocab} subword vocabulary, which export cannot "
+            "write into a SavedModel yet; export a run with data.vocab: word, or translate "
+            "with `python -m translator translate`"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         probe = out.parent / f".{out.name}.probe"

@@ -8,11 +8,13 @@ config and vocabularies are YAML/JSON and the model loads in Keras' safe mode.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from translator.core import config as config_lib
 from translator.core.errors import UserError
+from translator.data.subwords import is_subword, load_index
 from translator.data.vocab import LanguageIndex
 from translator.models.search import DecodeOptions
 from translator.training.checkpoints import CheckpointManager
@@ -69,13 +71,40 @@ def vocabularies(run_dir: Path, data: config_lib.DataConfig, train_frame) -> tup
     """The run's saved (source, target) vocabularies, or new ones built from ``train_frame``."""
     source_path, target_path = Path(run_dir) / SOURCE_VOCAB, Path(run_dir) / TARGET_VOCAB
     if source_path.exists() and target_path.exists():
-        return LanguageIndex.load(source_path), LanguageIndex.load(target_path)
-    build = LanguageIndex.build
-    source = build(train_frame["source_tokens"], data.source_lang, data.min_count, data.max_vocab)
-    target = build(train_frame["target_tokens"], data.target_lang, data.min_count, data.max_vocab)
+        return load_index(source_path), load_index(target_path)
+    sources, targets = train_frame["source_tokens"], train_frame["target_tokens"]
+    if data.vocab == "word":
+        build = LanguageIndex.build
+        source = build(sources, data.source_lang, data.min_count, data.max_vocab)
+        target = build(targets, data.target_lang, data.min_count, data.max_vocab)
+    else:
+        from translator.data.subwords import SubwordIndex
+
+        if data.joint_vocab:
+            both = f"{data.source_lang}+{data.target_lang}"
+            source = target = SubwordIndex.build(
+                [*sources, *targets], both, data.vocab_size, data.vocab
+            )
+        else:
+            source = SubwordIndex.build(sources, data.source_lang, data.vocab_size, data.vocab)
+            target = SubwordIndex.build(targets, data.target_lang, data.vocab_size, data.vocab)
     source.save(source_path)
     target.save(target_path)
     return source, target
+
+
+def resolve_unk_replace(requested: str, target_index) -> str:
+    """``auto`` is ``lexicon`` with a word vocabulary; pieces never write ``<unk>``, so with
+    them every mode is ``none`` (and asking for another one says so)."""
+    if not is_subword(target_index):
+        return "lexicon" if requested == "auto" else requested
+    if requested in ("copy", "lexicon"):
+        print(
+            f"note: unk_replace {requested} has no work to do: a subword vocabulary never "
+            "writes <unk>",
+            file=sys.stderr,
+        )
+    return "none"
 
 
 def load_model(path: Path, compile: bool = False):
@@ -186,8 +215,8 @@ def load_run(
             "--run-dir"
         )
     config = config_lib.load(directory / CONFIG_FILE)
-    source_index = LanguageIndex.load(directory / SOURCE_VOCAB)
-    target_index = LanguageIndex.load(directory / TARGET_VOCAB)
+    source_index = load_index(directory / SOURCE_VOCAB)
+    target_index = load_index(directory / TARGET_VOCAB)
     manager = CheckpointManager(directory)
     if checkpoint:
         chosen = Path(checkpoint) if Path(checkpoint).is_dir() else manager.directory / checkpoint
@@ -214,7 +243,7 @@ def load_run(
     options = DecodeOptions.from_config(
         config.decode, beam_size=beam_size, length_penalty=length_penalty, shortlist=shortlist
     )
-    unk_replace = unk_replace or config.decode.unk_replace
+    unk_replace = resolve_unk_replace(unk_replace or config.decode.unk_replace, target_index)
     if options.shortlist:
         model.shortlist = load_shortlist(directory, config.data, source_index, target_index)
     return Run(directory, config, source_index, target_index, model, chosen, options, unk_replace)

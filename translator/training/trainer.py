@@ -81,7 +81,7 @@ class Trainer:
             self.run_dir, config.data, train_frame
         )
         config_lib.save(config, self.run_dir / rundir.CONFIG_FILE)
-        if not (self.run_dir / rundir.LEXICON).exists():
+        if config.data.vocab == "word" and not (self.run_dir / rundir.LEXICON).exists():
             rundir.learn_lexicon(self.run_dir, train_frame)
         self.log(backends.prepare(t))
         keras.utils.set_random_seed(t.seed)
