@@ -51,26 +51,47 @@ def corpus_path(tmp_path_factory) -> str:
     return write_corpus(tmp_path_factory.mktemp("corpus") / "synthetic.txt")
 
 
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, corpus_path):
-    """A run trained until it reproduces its training pairs (about 20 s on 2 cores)."""
+# A tiny run trained until it reproduces its training pairs (about 20 s on 2 cores).
+LEARNS_ITS_PAIRS = (
+    "model.embedding_dim=32",
+    "model.units=64",
+    "train.epochs=14",
+    "train.learning_rate=0.01",
+    "train.bleu_every_epochs=7",
+    "train.checkpoint_every_steps=1000",
+    "train.early_stopping_patience=0",
+    "data.valid_fraction=0.05",
+    "data.test_fraction=0.05",
+)
+
+
+def train_until_learned(run_dir, corpus, *overrides):
+    """Train ``LEARNS_ITS_PAIRS`` (and ``overrides``) quietly into ``run_dir``."""
     from translator.training.train import train
 
+    config = tiny_config(corpus, *LEARNS_ITS_PAIRS, *overrides)
+    return train(config, run_dir, show_progress=False, log=lambda *_: None)
+
+
+def mistranslated_training_pairs(run) -> list:
+    """(source, translation) of every training sentence whose translation is none of its
+    references."""
+    from translator.data.corpus import load_corpus, references_by_source
+    from translator.decoding.decode import translate_run
+
+    refs = references_by_source(load_corpus(run.config.data).split("train"))
+    results = translate_run(run, list(refs["source_tokens"]))
+    return [
+        (source, result.text)
+        for source, result, references in zip(refs["source"], results, refs["references"])
+        if result.text not in references
+    ]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, corpus_path):
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
-    config = tiny_config(
-        corpus_path,
-        "model.embedding_dim=32",
-        "model.units=64",
-        "train.epochs=14",
-        "train.learning_rate=0.01",
-        "train.bleu_every_epochs=7",
-        "train.checkpoint_every_steps=1000",
-        "train.early_stopping_patience=0",
-        "data.valid_fraction=0.05",
-        "data.test_fraction=0.05",
-    )
-    result = train(config, run_dir, show_progress=False, log=lambda *_: None)
-    return run_dir, result.state
+    return run_dir, train_until_learned(run_dir, corpus_path).state
 
 
 @dataclass

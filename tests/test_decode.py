@@ -4,10 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_main
+from conftest import mistranslated_training_pairs, run_main
 
-from translator.data.corpus import load_corpus, references_by_source
-from translator.decoding.decode import translate_run, translate_sentences
+from translator.decoding.decode import translate_sentences
 from translator.serving.plotting import heatmap, heatmap_grid
 from translator.training.rundir import load_run
 
@@ -22,13 +21,7 @@ def cli(*args, stdin=""):
 
 
 def test_overfit_model_decodes_its_training_targets_exactly(run):
-    refs = references_by_source(load_corpus(run.config.data).split("train"))
-    results = translate_run(run, list(refs["source_tokens"]))
-    wrong = [
-        (s, r.text)
-        for s, r, references in zip(refs["source"], results, refs["references"])
-        if r.text not in references
-    ]
+    wrong = mistranslated_training_pairs(run)
     assert not wrong, wrong[:5]
 
 

@@ -4,15 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_main, tiny_config
+from conftest import mistranslated_training_pairs, run_main, tiny_config, train_until_learned
 from synthetic import synthetic_pairs
 
 from translator.core.errors import UserError
-from translator.data.corpus import load_corpus, references_by_source
 from translator.data.subwords import SubwordIndex, groups_of, load_index, word_attention
 from translator.data.text import tokenize
 from translator.data.vocab import END_ID, UNK_ID
-from translator.decoding.decode import translate_run, translate_sentences
+from translator.decoding.decode import translate_sentences
 from translator.training.rundir import load_run
 
 FRENCH = [tokenize(fr, "fr") for _, fr in synthetic_pairs()]
@@ -71,36 +70,15 @@ def test_spell_joins_pieces_into_words_and_skips_a_lone_word_mark():
 @pytest.fixture(scope="module")
 def subword_run(tmp_path_factory, corpus_path):
     """A tiny unigram run trained until it reproduces its training pairs."""
-    from translator.training.train import train
-
     run_dir = tmp_path_factory.mktemp("subwords") / "run"
-    config = tiny_config(
-        corpus_path,
-        "data.vocab=unigram",
-        "data.vocab_size=300",
-        "model.embedding_dim=32",
-        "model.units=64",
-        "train.epochs=14",
-        "train.bleu_every_epochs=7",
-        "train.checkpoint_every_steps=1000",
-        "train.early_stopping_patience=0",
-        "data.valid_fraction=0.05",
-        "data.test_fraction=0.05",
-    )
-    train(config, run_dir, show_progress=False, log=lambda *_: None)
+    train_until_learned(run_dir, corpus_path, "data.vocab=unigram", "data.vocab_size=300")
     return run_dir
 
 
 def test_a_subword_run_learns_its_training_pairs_and_shows_words(subword_run):
     run = load_run(subword_run)
     assert run.unk_replace == "none" and not (subword_run / "lexicon.json").exists()
-    refs = references_by_source(load_corpus(run.config.data).split("train"))
-    results = translate_run(run, list(refs["source_tokens"]))
-    wrong = [
-        (source, result.text)
-        for source, result, references in zip(refs["source"], results, refs["references"])
-        if result.text not in references
-    ]
+    wrong = mistranslated_training_pairs(run)
     assert not wrong, wrong[:5]
     zebra, sister = translate_sentences(run, ["I see the zebra.", "She likes my sister."])
     assert zebra.source_tokens == ["I", "see", "the", "zebra", ".", "<end>"]

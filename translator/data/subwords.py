@@ -114,13 +114,8 @@ class SubwordIndex:
 
     def decode(self, ids: Iterable[int], strip_special: bool = True) -> list[str]:
         """The words that the piece ids spell, stopping at ``<end>``."""
-        kept = []
-        for i in ids:
-            i = int(i)
-            if i == END_ID and strip_special:
-                break
-            if not (strip_special and i in (PAD_ID, START_ID)):
-                kept.append(i if 0 <= i < len(self.words) else RESERVED.index(UNK))
+        unk = RESERVED.index(UNK)
+        kept = [i if 0 <= i < len(self) else unk for i in vocab.content_ids(ids, strip_special)]
         return self.processor.decode(kept).split()
 
     def pieces(self, ids: Iterable[int]) -> list[str]:
@@ -169,12 +164,8 @@ class SubwordIndex:
 
     @classmethod
     def from_saved(cls, data: dict, path: Path) -> SubwordIndex:
-        """The index of a parsed saved file (``vocab.load_index`` reads and dispatches)."""
-        if data.get("version") != VERSION:
-            raise UserError(
-                f"vocabulary file {path} has version {data.get('version')!r}; this translator "
-                f"reads version {VERSION}"
-            )
+        """The index of a parsed saved file (``load_index`` reads and dispatches)."""
+        vocab.check_version(data, path, VERSION)
         try:
             proto = base64.b64decode(data["sentencepiece"], validate=True)
             return cls(proto, str(data.get("lang", "")), str(data.get("kind", "")))

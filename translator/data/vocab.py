@@ -84,15 +84,10 @@ class LanguageIndex:
 
     def decode(self, ids: Iterable[int], strip_special: bool = True) -> list[str]:
         """Tokens of ``ids``, stopping at ``<end>``; ``<pad>``/``<start>`` dropped if asked."""
-        tokens = []
-        for i in ids:
-            i = int(i)
-            if i == END_ID and strip_special:
-                break
-            if strip_special and i in (PAD_ID, START_ID):
-                continue
-            tokens.append(self.words[i] if 0 <= i < len(self.words) else UNK)
-        return tokens
+        return [
+            self.words[i] if 0 <= i < len(self.words) else UNK
+            for i in content_ids(ids, strip_special)
+        ]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -115,11 +110,7 @@ class LanguageIndex:
 
     @classmethod
     def from_saved(cls, data: dict, path: Path) -> LanguageIndex:
-        if data.get("version") != VERSION:
-            raise UserError(
-                f"vocabulary file {path} has version {data.get('version')!r}; this translator "
-                f"reads version {VERSION}"
-            )
+        check_version(data, path, VERSION)
         words = data.get("words")
         if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
             raise UserError(f"vocabulary file {path} has no valid word list")
@@ -127,6 +118,25 @@ class LanguageIndex:
             return cls(words, str(data.get("lang", "")))
         except ValueError as error:
             raise UserError(f"vocabulary file {path} is invalid: {error}") from None
+
+
+def content_ids(ids: Iterable[int], strip_special: bool = True) -> list[int]:
+    """``ids`` as ints, up to ``<end>`` and without ``<pad>``/``<start>`` if ``strip_special``."""
+    kept = []
+    for i in map(int, ids):
+        if i == END_ID and strip_special:
+            break
+        if not (strip_special and i in (PAD_ID, START_ID)):
+            kept.append(i)
+    return kept
+
+
+def check_version(data: dict, path: Path, version: int) -> None:
+    if data.get("version") != version:
+        raise UserError(
+            f"vocabulary file {path} has version {data.get('version')!r}; this translator "
+            f"reads version {version}"
+        )
 
 
 def read_saved(path: Path) -> dict:
