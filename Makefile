@@ -11,6 +11,9 @@ DEFAULT_DATA := data/fra-eng/fra.txt
 DATA   := $(or $(shell sed -n 's/^ *corpus: *\([^ #]*\).*/\1/p' $(CONFIG) 2>/dev/null),$(DEFAULT_DATA))
 TEXT   ?= I am cold.
 ARGS   ?=
+# In-graph SentencePiece for exporting subword runs. It asks for the `tensorflow` package, which
+# tensorflow-cpu already provides, so it is installed without its dependencies (CPU venv only).
+TF_TEXT := tensorflow-text==2.21.1
 
 .PHONY: setup setup-gpu train-gpu data stats train translate evaluate plot serve bench test lint format clean-runs
 
@@ -18,6 +21,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r $(REQUIREMENTS)
+	if [ "$(REQUIREMENTS)" = requirements.txt ]; then $(PY) -m pip install --quiet --no-deps $(TF_TEXT); fi
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install requirements.txt

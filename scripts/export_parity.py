@@ -6,7 +6,9 @@
 1. Tokenization: ``translator.serving.export.tokenize`` (TensorFlow ops) against
    ``translator.data.text.tokenize`` on every sentence of the corpus, both languages.
 2. Detokenization: ``export.detokenize`` against ``text.detokenize`` of the same tokens.
-3. With ``--run-dir`` and ``--export``: the SavedModel's translations of the run's test
+3. With ``--run-dir`` of a subword run: the in-graph SentencePiece ids (``tensorflow-text``)
+   against ``SubwordIndex.encode`` on every source sentence of the corpus.
+4. With ``--run-dir`` and ``--export``: the SavedModel's translations of the run's test
    split against ``translate``'s (same decoding settings).
 Writes the agreement rates and the first differences as JSON.
 """
@@ -58,6 +60,27 @@ def text_parity(sentences: list[str], lang: str, lowercase: bool = False) -> dic
     }
 
 
+def piece_parity(sentences: list[str], run_dir: str) -> dict:
+    import tensorflow as tf
+
+    from translator.core import config as config_lib
+    from translator.data import text
+    from translator.data.subwords import load_index
+    from translator.serving import export
+    from translator.training.rundir import SOURCE_VOCAB
+
+    data = config_lib.load(Path(run_dir) / "config.yaml").data
+    lang, lowercase = data.source_lang, data.lowercase
+    index = load_index(Path(run_dir) / SOURCE_VOCAB)
+    expected = [index.encode(text.tokenize(s, lang, lowercase=lowercase)) for s in sentences]
+    _, source_ids = export._source_vocabulary(index)
+    got = []
+    for start in range(0, len(sentences), 4096):
+        words = export.tokenize(tf.constant(sentences[start : start + 4096]), lang, lowercase)
+        got += source_ids(words).to_list()
+    return compare(f"pieces ({lang})", expected, got, sentences)
+
+
 def translation_parity(run_dir: str, export_dir: str) -> dict:
     import tensorflow as tf
 
@@ -93,6 +116,11 @@ def main() -> None:
         args.source_lang: text_parity(list(frame["source"]), args.source_lang),
         args.target_lang: text_parity(list(frame["target"]), args.target_lang),
     }
+    from translator.data.subwords import is_subword, load_index
+    from translator.training.rundir import SOURCE_VOCAB
+
+    if args.run_dir and is_subword(load_index(Path(args.run_dir) / SOURCE_VOCAB)):
+        report["pieces"] = piece_parity(list(frame["source"]), args.run_dir)
     if args.run_dir and args.export:
         report["translations"] = translation_parity(args.run_dir, args.export)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -125,3 +125,56 @@ def run_main(*args, stdin: bytes = b"") -> Done:
     finally:
         sys.stdin = saved_stdin
     return Done(code, out.getvalue().encode(), err.getvalue().encode())
+
+
+EXPORTED = """
+import json, sys
+import tensorflow as tf
+try:
+    import tensorflow_text  # registers the SentencePiece ops of a subword export
+except ImportError:
+    pass
+try:
+    import translator
+    sys.exit("translator is importable here")
+except ImportError:
+    pass
+saved = tf.saved_model.load(sys.argv[1])
+out = saved.translate(tf.constant(json.loads(sys.argv[2])))
+print(json.dumps({key: value.numpy().tolist() for key, value in out.items()}, default=bytes.decode))
+"""
+
+
+def assert_export_translates_like_translate(run_dir, sentences, tmp_path) -> None:
+    """``export`` the run, load the SavedModel in a process that cannot import this project,
+    and check its translations, tokens and attention against ``translate``'s."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from translator.decoding.decode import translate_sentences
+    from translator.training.rundir import load_run
+
+    done = run_main("export", "--run-dir", run_dir, "--out", tmp_path / "saved")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", EXPORTED, str(tmp_path / "saved"), json.dumps(sentences)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = translate_sentences(load_run(run_dir), sentences)
+    assert out["translation"] == [r.text for r in expected]
+    for row, result in enumerate(expected):
+        assert [t for t in out["target_tokens"][row] if t] == result.target_tokens
+        assert [t for t in out["source_tokens"][row] if t] == result.source_tokens
+        matrix = np.asarray(out["attention"][row])[
+            : len(result.target_tokens), : len(result.source_tokens)
+        ]
+        np.testing.assert_allclose(matrix, result.attention, atol=1e-4)

@@ -15,7 +15,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_main
+from conftest import ROOT, assert_export_translates_like_translate, run_main
 
 from translator.decoding.decode import translate_sentences
 from translator.training.rundir import load_run
@@ -245,42 +245,9 @@ def test_the_saved_viewer_opens_without_a_server(trained_run, tmp_path):
     assert [item["source"] for item in embedded] == SENTENCES
 
 
-EXPORTED = """
-import json, sys
-import tensorflow as tf
-try:
-    import translator
-    sys.exit("translator is importable here")
-except ImportError:
-    pass
-saved = tf.saved_model.load(sys.argv[1])
-out = saved.translate(tf.constant(json.loads(sys.argv[2])))
-print(json.dumps({key: value.numpy().tolist() for key, value in out.items()}, default=bytes.decode))
-"""
-
-
 def test_the_export_translates_like_the_translate_command_without_the_project(
     trained_run, tmp_path
 ):
-    done = run_main("export", "--run-dir", trained_run[0], "--out", tmp_path / "saved")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    sentences = SENTENCES + ["", "We like the zebra !"]
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", EXPORTED, str(tmp_path / "saved"), json.dumps(sentences)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "3"},
+    assert_export_translates_like_translate(
+        trained_run[0], SENTENCES + ["", "We like the zebra !"], tmp_path
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = translate_sentences(load_run(trained_run[0]), sentences)
-    assert out["translation"] == [r.text for r in expected]
-    for row, result in enumerate(expected):
-        assert [t for t in out["target_tokens"][row] if t] == result.target_tokens
-        assert [t for t in out["source_tokens"][row] if t] == result.source_tokens
-        matrix = np.asarray(out["attention"][row])[
-            : len(result.target_tokens), : len(result.source_tokens)
-        ]
-        np.testing.assert_allclose(matrix, result.attention, atol=1e-4)

@@ -4,7 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import mistranslated_training_pairs, run_main, tiny_config, train_until_learned
+from conftest import (
+    assert_export_translates_like_translate,
+    mistranslated_training_pairs,
+    run_main,
+    tiny_config,
+    train_until_learned,
+)
 from synthetic import synthetic_pairs
 
 from translator.core.errors import UserError
@@ -104,9 +110,11 @@ def test_translate_json_has_words_and_pieces_and_lexicon_says_it_has_nothing_to_
     assert item["source_pieces"][-1] == "<end>" and item["target_pieces"]
     done = run_main("translate", "--run-dir", subword_run, "--unk-replace", "lexicon", "I see.")
     assert done.returncode == 0 and "no work to do" in done.stderr.decode()
-    done = run_main("export", "--run-dir", subword_run, "--out", tmp_path / "export")
-    assert done.returncode == 2 and done.stderr.decode().startswith("error: ")
-    assert "subword" in done.stderr.decode() and not (tmp_path / "export").exists()
+
+
+def test_the_export_spells_pieces_in_the_graph_and_translates_like_translate(subword_run, tmp_path):
+    sentences = ["I see the zebra.", "She likes my sister.", "", "Zoë sees 漢字 !"]
+    assert_export_translates_like_translate(subword_run, sentences, tmp_path)
 
 
 def test_a_joint_vocabulary_is_shared_by_both_sides(tmp_path, corpus_path):

@@ -156,7 +156,12 @@ def cmd_export(args) -> None:
         length_penalty=args.length_penalty,
         shortlist=args.shortlist,
     )
+    from translator.data.subwords import is_subword, load_index
+    from translator.training.rundir import SOURCE_VOCAB
+
+    pieces = is_subword(load_index(Path(args.run_dir) / SOURCE_VOCAB))  # needs its ops
     print(
-        f"saved a TensorFlow SavedModel in {out}; load it with tf.saved_model.load({str(out)!r})"
-        ".translate(tf.constant([...]))"
+        f"saved a TensorFlow SavedModel in {out}; load it with "
+        + ("import tensorflow_text, then " if pieces else "")
+        + f"tf.saved_model.load({str(out)!r}).translate(tf.constant([...]))"
     )

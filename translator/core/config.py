@@ -70,7 +70,7 @@ class TrainConfig:
     early_stopping_patience: int = 3
     max_minutes: float = 52.0
     plan_epochs: bool = True
-    average: str = "none"
+    average: str = "ema"
     ema_momentum: float = 0.999
     bucket_width: int = 64
     backend: str = "auto"
