@@ -77,3 +77,27 @@ def test_save_and_load_round_trip(tmp_path):
     original = config.load("configs/tiny.yaml", ["train.epochs=5"])
     config.save(original, tmp_path / "c.yaml")
     assert config.load(tmp_path / "c.yaml") == original
+
+
+def test_dtype_auto_follows_the_cpus_bfloat16_flags_and_a_run_keeps_its_first_choice(tmp_path):
+    from conftest import TINY
+
+    from translator.core import backends
+    from translator.core import config as config_lib
+    from translator.training.rundir import CONFIG_FILE, with_dtype_resolved
+
+    native, emulated = tmp_path / "native", tmp_path / "emulated"
+    native.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n\n")
+    emulated.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\n")
+    assert backends.native_bfloat16(native) and not backends.native_bfloat16(emulated)
+    assert not backends.native_bfloat16(tmp_path / "missing")
+    assert backends.resolve_dtype("float32") == "float32"
+    here = "mixed_bfloat16" if backends.native_bfloat16() else "float32"  # tests run on CPU
+    assert backends.resolve_dtype("auto") == here
+
+    auto = config_lib.load(TINY, ["model.dtype=auto"])
+    assert with_dtype_resolved(tmp_path, auto).model.dtype == here  # a new run
+    other = "float32" if here == "mixed_bfloat16" else "mixed_bfloat16"
+    config_lib.save(config_lib.load(TINY, [f"model.dtype={other}"]), tmp_path / CONFIG_FILE)
+    resumed = with_dtype_resolved(tmp_path, auto)
+    assert resumed.model.dtype == other and auto.model.dtype == "auto"  # the run's own choice

@@ -17,6 +17,7 @@ Everything else (model, loss, checkpoints, metrics files) is the same code on ev
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import keras
 
@@ -184,6 +185,31 @@ def use_devices(devices, batch_size: int) -> list[str]:
         )
         keras.distribution.set_distribution(distribution)
     return chosen
+
+
+BFLOAT16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}  # /proc/cpuinfo's names for native products
+
+
+def native_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU multiplies bfloat16 natively (elsewhere bfloat16 products are emulated,
+    and each step is slower than in float32)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next(
+        (line.split(":", 1)[1] for line in text.splitlines() if line.startswith("flags")), ""
+    )
+    return bool(BFLOAT16_CPU_FLAGS & set(flags.split()))
+
+
+def resolve_dtype(dtype: str) -> str:
+    """``model.dtype: auto``: mixed bfloat16 on a GPU or a CPU with native bfloat16 products,
+    float32 elsewhere. Both learn alike per step (docs/training.md); this picks the faster."""
+    if dtype != "auto":
+        return dtype
+    on_gpu = any(device.startswith("gpu") for device in available_devices())
+    return "mixed_bfloat16" if on_gpu or native_bfloat16() else "float32"
 
 
 def available_devices() -> list[str]:

@@ -50,7 +50,7 @@ class ModelConfig:
     attention_units: int = 0
     dropout: float = 0.15
     tie_embeddings: bool = True
-    dtype: str = "mixed_bfloat16"
+    dtype: str = "auto"
 
 
 @dataclass
@@ -106,7 +106,7 @@ CHOICES = {
     ("train", "lr_schedule"): ("constant", "cosine", "exponential"),
     ("train", "backend"): ("auto", "tensorflow", "jax"),
     ("train", "average"): ("none", "ema"),
-    ("model", "dtype"): ("float32", "mixed_bfloat16"),
+    ("model", "dtype"): ("auto", "float32", "mixed_bfloat16"),
     ("data", "vocab"): ("word", "unigram", "bpe"),
     ("decode", "unk_replace"): ("auto", "none", "copy", "lexicon"),
 }

@@ -243,6 +243,7 @@ class Translator(keras.Model):
 
 def build_model(config, source_size: int, target_size: int, steps_per_epoch: int):
     """A compiled ``Translator`` as the config describes, with its optimizer and loss."""
+    from translator.core.backends import resolve_dtype
     from translator.models.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
     from translator.models.optimizer import build_optimizer
 
@@ -250,7 +251,7 @@ def build_model(config, source_size: int, target_size: int, steps_per_epoch: int
         source_vocab_size=source_size,
         target_vocab_size=target_size,
         decoding=DecodeOptions.from_config(config.decode),
-        **asdict(config.model),
+        **(asdict(config.model) | {"dtype": resolve_dtype(config.model.dtype)}),
     )
     model.build(None)
     model.compile(

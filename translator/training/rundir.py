@@ -8,10 +8,12 @@ config and vocabularies are YAML/JSON and the model loads in Keras' safe mode.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from translator.core import backends
 from translator.core import config as config_lib
 from translator.core.errors import UserError
 from translator.data.subwords import is_subword, load_index
@@ -45,6 +47,17 @@ class Run:
         if self._lexicon is None:
             self._lexicon = load_lexicon(self.directory, self.config.data)
         return self._lexicon
+
+
+def with_dtype_resolved(run_dir: Path, config: config_lib.Config) -> config_lib.Config:
+    """``model.dtype: auto`` made concrete once, when the run starts: a resumed run keeps the
+    dtype it started with (saved in its config.yaml) whatever machine resumes it."""
+    if config.model.dtype != "auto":
+        return config
+    saved_path = Path(run_dir) / CONFIG_FILE
+    saved = config_lib.load(saved_path).model.dtype if saved_path.exists() else "auto"
+    dtype = saved if saved != "auto" else backends.resolve_dtype("auto")
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, dtype=dtype))
 
 
 def check_resumable(run_dir: Path, config: config_lib.Config) -> None:

@@ -57,6 +57,7 @@ class Trainer:
         """Train to the end (or a stop signal); a ``TrainResult``."""
 
         with RunLock(self.run_dir):
+            self.config = rundir.with_dtype_resolved(self.run_dir, self.config)
             rundir.check_resumable(self.run_dir, self.config)
             self.prepare()
             try:
