@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 from scripts.benchmark.common import has_tensorflow
-
-BFLOAT16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}  # /proc/cpuinfo's names for native products
+from translator.core.backends import BFLOAT16_CPU_FLAGS
 
 
 def cpu_facts(cpuinfo: str = "/proc/cpuinfo") -> dict:
@@ -31,7 +30,7 @@ def cpu_facts(cpuinfo: str = "/proc/cpuinfo") -> dict:
     flags = set(fields.get("flags", "").split())
     return {
         "cpu_model": fields.get("model name", ""),
-        "native_bfloat16": bool(flags & BFLOAT16_CPU_FLAGS),
+        "native_bfloat16": bool(flags & BFLOAT16_CPU_FLAGS),  # the set model.dtype: auto reads
     }
 
 
