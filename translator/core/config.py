@@ -40,8 +40,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Keyword arguments of ``model.Translator`` (the names match)."""
+    """Keyword arguments of the model classes (the names match; each reads its own keys)."""
 
+    architecture: str = "gru"
     embedding_dim: int = 256
     units: int = 512
     encoder_layers: int = 1
@@ -51,6 +52,10 @@ class ModelConfig:
     dropout: float = 0.15
     tie_embeddings: bool = True
     dtype: str = "auto"
+    layers: int = 3
+    heads: int = 4
+    model_dim: int = 256
+    ffn_dim: int = 1024
 
 
 @dataclass
@@ -102,6 +107,7 @@ class Config:
 
 
 CHOICES = {
+    ("model", "architecture"): ("gru", "transformer"),
     ("model", "attention"): ("bahdanau", "dot", "general"),
     ("train", "lr_schedule"): ("constant", "cosine", "exponential"),
     ("train", "backend"): ("auto", "tensorflow", "jax"),
@@ -117,6 +123,10 @@ POSITIVE = {
     ("model", "embedding_dim"),
     ("model", "units"),
     ("model", "encoder_layers"),
+    ("model", "layers"),
+    ("model", "heads"),
+    ("model", "model_dim"),
+    ("model", "ffn_dim"),
     ("train", "batch_size"),
     ("train", "epochs"),
     ("train", "learning_rate"),
@@ -209,6 +219,14 @@ def from_dict(raw: dict) -> Config:
     rules(config.data.source_lang), rules(config.data.target_lang)  # known languages only
     if config.data.valid_fraction + config.data.test_fraction >= 1:
         raise UserError("config keys data.valid_fraction + data.test_fraction must be below 1")
+    model = config.model
+    if model.architecture == "transformer" and (
+        model.model_dim % model.heads or model.model_dim % 2
+    ):
+        raise UserError(
+            f"config key model.model_dim ({model.model_dim}) must be even and a multiple of "
+            f"model.heads ({model.heads})"
+        )
     return config
 
 

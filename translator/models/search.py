@@ -3,7 +3,9 @@
 Both take ``next_fn(token, state, rows=None) -> (logits, state, attention)``, one decoder
 step for a batch of rows (``Decoder.step_function`` gives it for the model; tests pass a fake
 one), and run it in one compiled ``keras.ops.while_loop`` that ends as soon as every sentence
-has ended, so they work on every Keras backend and know nothing of the model.
+has ended, so they work on every Keras backend and know nothing of the model. The state is
+a tensor with one row per hypothesis (the GRU's) or a structure of them (a Transformer's
+cached keys and values): the searches take, repeat and place its rows, nothing else.
 ``DecodeOptions`` says how to decode.
 
 With ``compact=True`` each step runs ``next_fn`` on the rows still decoding only (their
@@ -26,7 +28,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from keras import ops
+from keras import ops, tree
 
 from translator.data.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 from translator.models.attention import NEG_INF
@@ -69,16 +71,17 @@ def never_predicted(vocab_size: int, ban_unk: bool = True) -> np.ndarray:
 
 
 def _step_rows(next_fn, token, state, active, compact):
-    """``next_fn`` on the ``active`` rows: ``(place, own, logits, state, attention)``.
+    """``next_fn`` on the ``active`` rows: ``(place, own, logits, new_state, attention)``.
 
     ``place(values, default)`` puts values of the stepped rows into a full-batch tensor that
     is ``default`` on the other rows; ``own(values)`` takes a full-batch tensor's values of
     the stepped rows. With ``compact`` only the active rows are stepped; otherwise all are,
     and ``place`` masks the others, so both give the same results.
 
-    The returned state has ``state``'s dtype and the attention is float32, as the loops carry
-    them: under mixed precision a step called outside a layer's ``__call__`` (JAX's predict)
-    reads its weights in float32, so a bfloat16 state would come back float32.
+    ``new_state`` is the whole batch's: the stepped rows' new state, the others' as it was.
+    It has ``state``'s dtypes and the attention is float32, as the loops carry them: under
+    mixed precision a step called outside a layer's ``__call__`` (JAX's predict) reads its
+    weights in float32, so a bfloat16 state would come back float32.
     """
     if not compact:
 
@@ -99,10 +102,18 @@ def _step_rows(next_fn, token, state, active, compact):
         def own(values):
             return ops.take(values, rows, axis=0)
 
-        logits, new_state, weights = next_fn(
-            ops.take(token, rows, axis=0), ops.take(state, rows, axis=0), rows
-        )
-    return place, own, logits, ops.cast(new_state, state.dtype), ops.cast(weights, "float32")
+        logits, new_state, weights = next_fn(ops.take(token, rows, axis=0), take(state, rows), rows)
+
+    def placed(new, old):
+        return place(ops.cast(new, old.dtype), old)
+
+    new_state = tree.map_structure(placed, new_state, state)
+    return place, own, logits, new_state, ops.cast(weights, "float32")
+
+
+def take(state, rows):
+    """The ``rows`` of every tensor of a search ``state`` (a tensor or a structure of them)."""
+    return tree.map_structure(lambda part: ops.take(part, rows, axis=0), state)
 
 
 def _end_banned(i, min_lengths, offsets):
@@ -134,7 +145,8 @@ def greedy_search(
 
     Args:
         next_fn: ``next_fn(token (batch,), state) -> (logits (batch, vocab), state, attention)``.
-        initial_state: (batch, units) first decoder state.
+        initial_state: the first decoder state: (batch, units), or a structure of tensors
+            whose first axis is the batch.
         max_lengths: (batch,) int32 output-length limits.
         steps: number of loop steps at most (at least the largest limit).
         offsets: (vocab,) added to every step's logits (``never_predicted``).
@@ -146,20 +158,19 @@ def greedy_search(
     Returns tokens (batch, steps) with 0 after the end, and attention (batch, steps, src_len),
     whose rows after the end are 0.
     """
-    batch = ops.shape(initial_state)[0]
+    batch = ops.shape(max_lengths)[0]
 
     def running(i, state, token, finished, tokens, attention):
         return ops.logical_and(ops.less(i, steps), ops.logical_not(ops.all(finished)))
 
     def step(i, state, token, finished, tokens, attention):
-        place, own, logits, new_state, weights = _step_rows(
+        place, own, logits, state, weights = _step_rows(
             next_fn, token, state, ops.logical_not(finished), compact
         )
         logits = ops.cast(logits, "float32") + offsets
         logits = logits + _end_banned(i, None if min_lengths is None else own(min_lengths), offsets)
         next_token = ops.cast(ops.argmax(logits, axis=-1), "int32")
         next_token = place(next_token, ops.zeros_like(token) + PAD_ID)
-        state = place(new_state, state)
         weights = place(weights, ops.zeros_like(attention[:, 0]))
         finished = finished | ops.equal(next_token, END_ID) | ops.greater_equal(i + 1, max_lengths)
         tokens = ops.slice_update(tokens, (0, i), ops.expand_dims(next_token, 1))
@@ -201,7 +212,7 @@ def beam_search(
     """Best hypothesis per sentence: tokens (batch, steps), 0 after ``<end>``, and attention.
 
     ``next_fn`` works on ``batch * beam_size`` rows (sentence b's hypotheses are rows
-    ``b * beam_size ...``); ``initial_state`` (batch, units) is repeated here. The other
+    ``b * beam_size ...``); ``initial_state`` (one row per sentence) is repeated here. The other
     arguments are those of ``greedy_search`` (``min_lengths`` per sentence). The rows
     stepped are the hypotheses that have neither ended nor a score of ``NEG_INF`` (at the
     first step, all but each sentence's first copy). Every step's attention is kept and
@@ -209,7 +220,7 @@ def beam_search(
     after ``<end>`` are 0) costs no pass.
     """
     k, vocab = beam_size, offsets.shape[0]
-    batch = ops.shape(initial_state)[0]
+    batch = ops.shape(max_lengths)[0]
     # One step more than the longest limit: a hypothesis at its limit takes <end> there, so it
     # is ranked with the <end>'s log-probability whether or not its sentence is the batch's
     # longest. That step's tokens (all <end>) are cut from the result.
@@ -227,10 +238,9 @@ def beam_search(
     def step(*carry):
         i, state, token, scores, finished, lengths, tokens, parents, attention = carry
         alive = ops.logical_not(finished) & ops.greater(scores, NEG_INF / 2)
-        place, own, logits, new_state, weights = _step_rows(
+        place, own, logits, state, weights = _step_rows(
             next_fn, token, state, ops.reshape(alive, (-1,)), compact
         )
-        state = place(new_state, state)
         weights = place(weights, ops.zeros_like(attention[0]))  # rows: hypotheses before the choice
         attention = ops.slice_update(attention, (i, 0, 0), ops.expand_dims(weights, 0))
         # A sentence's k best extensions are among the k best words of each of its beams, so
@@ -262,7 +272,7 @@ def beam_search(
         not_finished = ops.cast(ops.logical_not(was_finished), "int32")
         lengths = ops.take_along_axis(lengths, step_parents, axis=1) + not_finished
         finished = was_finished | ops.equal(step_tokens, END_ID)
-        state = ops.take(state, ops.reshape(row_offsets + step_parents, (-1,)), axis=0)
+        state = take(state, ops.reshape(row_offsets + step_parents, (-1,)))
         tokens = ops.slice_update(tokens, (i, 0, 0), ops.expand_dims(step_tokens, 0))
         parents = ops.slice_update(parents, (i, 0, 0), ops.expand_dims(step_parents, 0))
         token = ops.reshape(step_tokens, (-1,))
@@ -272,7 +282,7 @@ def beam_search(
     first_scores[0] = 0.0  # all beams start identical: expand only the first
     start = (
         ops.convert_to_tensor(0, "int32"),
-        ops.repeat(initial_state, k, axis=0),
+        tree.map_structure(lambda part: ops.repeat(part, k, axis=0), initial_state),
         ops.full((batch * k,), START_ID, "int32"),
         ops.zeros((batch, k)) + first_scores,
         ops.zeros((batch, k), "bool"),
