@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 SUBJECTS = [
     ("I", "Je", 0),
     ("You", "Tu", 1),
@@ -51,3 +53,21 @@ def write_corpus(path, pairs=None) -> str:
     with open(path, "w", encoding="utf-8") as handle:
         handle.writelines(f"{en}\t{fr}\n" for en, fr in pairs)
     return str(path)
+
+
+def reversal_task(source_vocab: int, target_vocab: int, pairs: int = 16, seed: int = 0):
+    """Id arrays (source, target_in, target_out) and lengths of ``pairs`` sentences of 2-6
+    words whose translation is the reversed sentence, word by word: a task a model can
+    learn exactly from one batch."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, 7, pairs)
+    source = np.zeros((pairs, 7), np.int32)
+    target_in = np.zeros((pairs, 8), np.int32)
+    target_out = np.zeros((pairs, 8), np.int32)
+    for i, n in enumerate(lengths):
+        words = rng.integers(4, source_vocab, n)
+        source[i, :n] = words
+        translation = (words[::-1] % (target_vocab - 4)) + 4
+        target_in[i, : n + 1] = np.r_[2, translation]
+        target_out[i, : n + 1] = np.r_[translation, 3]
+    return source, target_in, target_out, lengths

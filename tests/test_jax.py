@@ -66,6 +66,23 @@ def final_weights(run_dir):
     ]
 
 
+def trains_and_resumes_after_sigkill_at_step_9(args, tmp_path):
+    """Train ``args`` on JAX into ``clean``, and into ``killed`` with a SIGKILL at step 9 and a
+    resume from step 7's checkpoint; both end with the same weights. Returns ``clean``."""
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    done = jax("train", *args, "--run-dir", str(clean))
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = jax("train", *args, "--run-dir", str(killed), env={"TRANSLATOR_FAILPOINT": "step:9"})
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    done = jax("train", *args, "--run-dir", str(killed))
+    assert done.returncode == 0 and "resuming from step-00000007" in done.stdout, done.stderr[
+        -2000:
+    ]
+    for a, b in zip(final_weights(clean), final_weights(killed), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    return clean
+
+
 @pytest.fixture(scope="module")
 def jax_run(tmp_path_factory, corpus_path):
     run_dir = tmp_path_factory.mktemp("jax") / "run"
@@ -106,16 +123,7 @@ def test_jax_trains_and_translates_with_subwords_without_tensorflow_and_resumes_
 ):
     args = [*TRAIN_ARGS, "--set", f"data.corpus={corpus_path}", "--set", "data.vocab=unigram"]
     args += ["--set", "data.vocab_size=300", "--set", "train.epochs=1"]
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    assert jax("train", *args, "--run-dir", str(clean)).returncode == 0
-    done = jax("train", *args, "--run-dir", str(killed), env={"TRANSLATOR_FAILPOINT": "step:9"})
-    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
-    done = jax("train", *args, "--run-dir", str(killed))
-    assert done.returncode == 0 and "resuming from step-00000007" in done.stdout, done.stderr[
-        -2000:
-    ]
-    for a, b in zip(final_weights(clean), final_weights(killed), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    clean = trains_and_resumes_after_sigkill_at_step_9(args, tmp_path)
     done = jax("translate", "--run-dir", str(clean), "--json", *SENTENCES)
     assert done.returncode == 0, done.stderr[-2000:]
     for line in done.stdout.splitlines():

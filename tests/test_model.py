@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from synthetic import reversal_task
 
 from translator.models.attention import Attention
 from translator.models.metrics import MaskedAccuracy, TokenCrossEntropy, masked_loss
@@ -116,17 +117,7 @@ def test_untrained_loss_is_about_log_vocabulary_size():
 
 
 def test_overfits_sixteen_pairs():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(2, 7, 16)
-    source = np.zeros((16, 7), np.int32)
-    target_in = np.zeros((16, 8), np.int32)
-    target_out = np.zeros((16, 8), np.int32)
-    for i, n in enumerate(lengths):
-        words = rng.integers(4, SRC_VOCAB, n)
-        source[i, :n] = words
-        translation = (words[::-1] % (TGT_VOCAB - 4)) + 4  # a reversal task
-        target_in[i, : n + 1] = np.r_[2, translation]
-        target_out[i, : n + 1] = np.r_[translation, 3]
+    source, target_in, target_out, _ = reversal_task(SRC_VOCAB, TGT_VOCAB)
     model = make_model(embedding_dim=32, units=64)
     model.compile(
         optimizer=keras.optimizers.Adam(0.01), loss=masked_loss(), metrics=[MaskedAccuracy()]

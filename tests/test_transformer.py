@@ -5,12 +5,12 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from synthetic import reversal_task
+from test_model import SRC_VOCAB, TGT_VOCAB, batch
 
 from translator.models.metrics import MaskedAccuracy, masked_loss
 from translator.models.search import DecodeOptions, take
 from translator.models.transformer import Transformer, positional_encoding
-
-SRC_VOCAB, TGT_VOCAB = 30, 40
 
 
 def make_model(**kwargs):
@@ -19,13 +19,6 @@ def make_model(**kwargs):
     model = Transformer(source_vocab_size=SRC_VOCAB, target_vocab_size=TGT_VOCAB, **options)
     model.build(None)
     return model
-
-
-def batch():
-    source = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]], np.int32)
-    target_in = np.array([[2, 5, 6, 7], [2, 8, 0, 0], [2, 9, 10, 0]], np.int32)
-    target_out = np.array([[5, 6, 7, 3], [8, 3, 0, 0], [9, 10, 3, 0]], np.int32)
-    return source, target_in, target_out
 
 
 def test_positions_are_distinct_unit_scale_vectors():
@@ -98,17 +91,7 @@ def test_cached_steps_are_teacher_forcing_position_by_position(repeat, rows, tie
 
 
 def test_learns_a_reversal_task():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(2, 7, 16)
-    source = np.zeros((16, 7), np.int32)
-    target_in = np.zeros((16, 8), np.int32)
-    target_out = np.zeros((16, 8), np.int32)
-    for i, n in enumerate(lengths):
-        words = rng.integers(4, SRC_VOCAB, n)
-        source[i, :n] = words
-        translation = (words[::-1] % (TGT_VOCAB - 4)) + 4
-        target_in[i, : n + 1] = np.r_[2, translation]
-        target_out[i, : n + 1] = np.r_[translation, 3]
+    source, target_in, target_out, lengths = reversal_task(SRC_VOCAB, TGT_VOCAB)
     model = make_model(model_dim=32, ffn_dim=64)
     model.compile(
         optimizer=keras.optimizers.Adam(0.005), loss=masked_loss(), metrics=[MaskedAccuracy()]

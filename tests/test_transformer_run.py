@@ -14,7 +14,12 @@ from conftest import (
     mistranslated_training_pairs,
     train_until_learned,
 )
-from test_jax import TRANSLATE_TWICE, compilation_cache, final_weights, jax  # noqa: F401
+from test_jax import (  # noqa: F401  (compilation_cache: the module's JAX cache fixture)
+    TRANSLATE_TWICE,
+    compilation_cache,
+    jax,
+    trains_and_resumes_after_sigkill_at_step_9,
+)
 from test_serve import request, start_server
 
 from translator.decoding.decode import translate_sentences
@@ -68,17 +73,7 @@ def test_jax_trains_a_transformer_resumes_after_sigkill_and_tensorflow_translate
     args = [*RESUMABLE_TINY_RUN, "--set", f"data.corpus={corpus_path}", "--set", "train.epochs=1"]
     for override in TRANSFORMER:
         args += ["--set", override]
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    done = jax("train", *args, "--run-dir", str(clean))
-    assert done.returncode == 0, done.stderr[-2000:]
-    done = jax("train", *args, "--run-dir", str(killed), env={"TRANSLATOR_FAILPOINT": "step:9"})
-    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
-    done = jax("train", *args, "--run-dir", str(killed))
-    assert done.returncode == 0 and "resuming from step-00000007" in done.stdout, done.stderr[
-        -2000:
-    ]
-    for a, b in zip(final_weights(clean), final_weights(killed), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    clean = trains_and_resumes_after_sigkill_at_step_9(args, tmp_path)
     (tmp_path / "translate.py").write_text(TRANSLATE_TWICE)
     done = jax("--script", str(tmp_path / "translate.py"), str(clean), *SENTENCES)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -16,6 +16,21 @@ from translator.models.initializers import token_vectors
 from translator.models.recurrent import gru_update, loop_product, transposed
 
 
+def output_weights(embedding, tied_bias, logits, columns=None):
+    """(kernel (dim, n), bias (n,)) of an output layer that is the ``embedding`` matrix with
+    ``tied_bias`` when ``logits`` (an untied Dense layer) is None, for the vocabulary ids
+    ``columns`` (all when None): a shortlist's rows are gathered once, not every step."""
+    if logits is None:
+        rows, bias = embedding.embeddings, tied_bias
+        if columns is not None:
+            rows, bias = ops.take(rows, columns, axis=0), ops.take(bias, columns, axis=0)
+        return ops.transpose(rows), bias
+    kernel, bias = logits.kernel, logits.bias
+    if columns is not None:
+        kernel, bias = ops.take(kernel, columns, axis=1), ops.take(bias, columns, axis=0)
+    return kernel, bias
+
+
 @keras.saving.register_keras_serializable(package="translator")
 class Decoder(keras.layers.Layer):
     """GRU decoder with attention: teacher-forced in ``call``, step by step for search.
@@ -151,17 +166,9 @@ class Decoder(keras.layers.Layer):
         return ops.cast(logits, "float32")
 
     def output_weights(self, columns=None):
-        """(kernel (embedding_dim, n), bias (n,)) of the output layer, for the vocabulary ids
-        ``columns`` (all when None): a shortlist's rows are gathered once, not every step."""
-        if self.tie_embeddings:
-            rows, bias = self.embedding.embeddings, self.output_bias
-            if columns is not None:
-                rows, bias = ops.take(rows, columns, axis=0), ops.take(bias, columns, axis=0)
-            return ops.transpose(rows), bias
-        kernel, bias = self.logits.kernel, self.logits.bias
-        if columns is not None:
-            kernel, bias = ops.take(kernel, columns, axis=1), ops.take(bias, columns, axis=0)
-        return kernel, bias
+        """(kernel (embedding_dim, n), bias (n,)) of the output layer (``output_weights``)."""
+        bias = self.output_bias if self.tie_embeddings else None
+        return output_weights(self.embedding, bias, self.logits, columns)
 
     def call(self, target_in, initial_state, values, mask, training=False):
         """Teacher forcing: logits (batch, tgt_len, vocab), weights (batch, tgt_len, src_len)."""

@@ -23,6 +23,7 @@ import keras
 from keras import ops
 
 from translator.models.attention import NEG_INF
+from translator.models.decoder import output_weights
 from translator.models.initializers import token_vectors
 from translator.models.seq2seq import Seq2Seq
 from translator.models.transformer_layers import DecoderLayer, EncoderLayer
@@ -134,15 +135,8 @@ class Transformer(Seq2Seq):
 
     def output_weights(self, columns=None):
         """(kernel (model_dim, n), bias (n,)) of the output layer, for the ids ``columns``."""
-        if self.tie_embeddings:
-            rows, bias = self.target_embedding.embeddings, self.output_bias
-            if columns is not None:
-                rows, bias = ops.take(rows, columns, axis=0), ops.take(bias, columns, axis=0)
-            return ops.transpose(rows), bias
-        kernel, bias = self.logits.kernel, self.logits.bias
-        if columns is not None:
-            kernel, bias = ops.take(kernel, columns, axis=1), ops.take(bias, columns, axis=0)
-        return kernel, bias
+        bias = self.output_bias if self.tie_embeddings else None
+        return output_weights(self.target_embedding, bias, self.logits, columns)
 
     def _logits(self, x, kernel, bias):
         """Float32 logits of the decoder stack's output ``x`` (..., model_dim)."""
