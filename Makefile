@@ -29,8 +29,12 @@ setup: $(VENV)/.installed  ## create .venv and install requirements.txt
 setup-gpu:  ## create .venv-gpu with requirements-gpu.txt (JAX with CUDA, no TensorFlow)
 	$(MAKE) setup VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt
 
-train-gpu:  ## train runs/gpu with configs/gpu.yaml on JAX in .venv-gpu
-	$(MAKE) train VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt CONFIG=configs/gpu.yaml RUN=runs/gpu
+# train-gpu's config: configs/gpu.yaml unless CONFIG is given (make train-gpu CONFIG=configs/gpu-transformer.yaml)
+GPU_CONFIG := $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),configs/gpu.yaml)
+
+train-gpu:  ## train runs/gpu with configs/gpu.yaml (or CONFIG=...) on JAX in .venv-gpu
+	$(MAKE) train VENV=.venv-gpu REQUIREMENTS=requirements-gpu.txt CONFIG=$(GPU_CONFIG) \
+		RUN=$(if $(filter command line environment,$(origin RUN)),$(RUN),runs/$(basename $(notdir $(GPU_CONFIG))))
 
 $(DEFAULT_DATA): | $(VENV)/.installed
 	$(PY) -m translator data --corpus "$(CORPUS)" --out $@

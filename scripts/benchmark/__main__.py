@@ -9,8 +9,16 @@ import os
 import time
 from pathlib import Path
 
-from scripts.benchmark.common import OUT, REFERENCED, SIZES, has_gpu, has_tensorflow, run_worker
-from scripts.benchmark.decoding import worker_decode, worker_reference_decode
+from scripts.benchmark.common import (
+    OUT,
+    REFERENCED,
+    SIZES,
+    TRANSFORMER_RUN,
+    has_gpu,
+    has_tensorflow,
+    run_worker,
+)
+from scripts.benchmark.decoding import worker_decode, worker_decode_run, worker_reference_decode
 from scripts.benchmark.machine import worker_matmul
 from scripts.benchmark.report import (
     _median,
@@ -55,6 +63,12 @@ def main() -> None:
         action="store_true",
         help="only rewrite the table of docs/performance.md from --out",
     )
+    parser.add_argument(
+        "--transformer-run",
+        default=str(TRANSFORMER_RUN),
+        help="a trained Transformer run whose decoding is timed too, when it has a checkpoint "
+        "(default runs/transformer: `make train CONFIG=configs/transformer.yaml`)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -62,6 +76,7 @@ def main() -> None:
         workers = {
             "matmul": lambda: worker_matmul(args.backend),
             "decode": lambda: worker_decode(args.quick),
+            "decode_run": lambda: worker_decode_run(name, args.quick),
             "train": lambda: worker_train(name, args.quick),
             "reference": lambda: (
                 worker_reference_decode(args.quick)
@@ -86,7 +101,9 @@ def main() -> None:
     for name in names:
         one_round += [f"train:{name}"] + [f"reference:{name}"] * (name in referenced)
     rounds = 1 if args.quick else args.rounds
-    progress = tqdm(total=rounds * len(one_round) + 2, desc="benchmark", unit="part")
+    transformer_run = Path(args.transformer_run)
+    decode_run = (transformer_run / "checkpoints").is_dir()
+    progress = tqdm(total=rounds * len(one_round) + 2 + decode_run, desc="benchmark", unit="part")
     summaries = []
     for _ in range(rounds):
         results = {}
@@ -105,6 +122,17 @@ def main() -> None:
             decode["greedy"]["batched_sentences_per_s"] / decode["reference_sentences_per_s"], 1
         )
     progress.update(2)
+    if decode_run:
+        decode["transformer_run"] = run_worker(f"decode_run:{transformer_run}", args)
+        progress.write(f"decode_run: {json.dumps(decode['transformer_run'])}")
+        if referenced:
+            rate = decode["transformer_run"]["greedy"]["batched_sentences_per_s"]
+            decode["transformer_run"]["ratio_vs_reference"] = round(
+                rate / decode["reference_sentences_per_s"], 1
+            )
+        progress.update()
+    else:
+        progress.write(f"{transformer_run} has no checkpoint: no Transformer decoding rows")
     progress.close()
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),

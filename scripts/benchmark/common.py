@@ -26,8 +26,15 @@ SIZES = {  # name: (embedding, units, batch); a unidirectional encoder, as the t
     "train_small": (128, 256, 64),
     "train_large": (256, 1024, 64),
     "train_default": None,  # configs/default.yaml as it is
+    "train_transformer": None,  # configs/transformer.yaml as it is
     "train_gpu": None,  # configs/gpu.yaml as it is (only where a GPU is found)
 }
+
+
+CONFIGS = {"train_gpu": "gpu.yaml", "train_transformer": "transformer.yaml"}  # else default
+
+
+TRANSFORMER_RUN = ROOT / "runs" / "transformer"  # `make train CONFIG=configs/transformer.yaml`
 
 
 VOCAB_CAPS = (4500, 7800)
@@ -77,7 +84,7 @@ def load_config(name: str, quick: bool):
     from translator.data.vocab import LanguageIndex
 
     overrides = json.loads(os.environ.get("BENCHMARK_OVERRIDES", "[]"))
-    path = ROOT / "configs" / ("gpu.yaml" if name == "train_gpu" else "default.yaml")
+    path = ROOT / "configs" / CONFIGS.get(name, "default.yaml")
     config = config_lib.load(path, overrides)
     config.data.corpus = str(ROOT / config.data.corpus)
     if SIZES.get(name):
@@ -94,6 +101,8 @@ def load_config(name: str, quick: bool):
 def useful_forward_macs(model_config, target_vocab: int, source_lengths, target_lengths) -> float:
     """Multiply-adds of one forward pass over real tokens, each matrix product once."""
     m = model_config
+    if m.architecture == "transformer":
+        return transformer_forward_macs(m, target_vocab, source_lengths, target_lengths)
     E, U, V = m.embedding_dim, m.units, target_vocab
     A = m.attention_units or U
     cell = U // 2 if m.bidirectional else U
@@ -103,6 +112,19 @@ def useful_forward_macs(model_config, target_vocab: int, source_lengths, target_
     macs = 0.0
     for s, t in zip(source_lengths, target_lengths):
         macs += s * encoder_per_token + t * decoder_per_token + t * s * (A + U) + U * U
+    return macs
+
+
+def transformer_forward_macs(m, target_vocab: int, source_lengths, target_lengths) -> float:
+    """The Transformer's multiply-adds over real tokens: projections and feed-forwards per
+    token, attention scores and mixing per pair of positions (the causal half only)."""
+    d, f, layers = m.model_dim, m.ffn_dim, m.layers
+    encoder_per_token = layers * (4 * d * d + 2 * d * f)
+    decoder_per_token = layers * (6 * d * d + 2 * d * f) + d * target_vocab  # self + cross q, o
+    macs = 0.0
+    for s, t in zip(source_lengths, target_lengths):
+        macs += s * encoder_per_token + t * decoder_per_token + s * layers * 2 * d * d  # cross k, v
+        macs += layers * 2 * d * (s * s + t * (t + 1) / 2 + t * s)  # scores and mixing
     return macs
 
 

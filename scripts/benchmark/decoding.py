@@ -7,6 +7,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 from scripts.benchmark.common import DECODE_MODEL_STEPS, MODEL_DIR, ROOT, load_config, peak_rss_mb
 
@@ -83,27 +84,69 @@ def worker_decode(quick: bool) -> dict:
     if config.decode.shortlist:
         settings.append((report["whole_vocabulary"], 0))
     for into, shortlist in settings:
-        for name, width in (("greedy", 1), ("beam", 5)):
-            options = DecodeOptions.from_config(config.decode, beam_size=width, shortlist=shortlist)
-            translate(batched[:300], options, config.decode.batch_size)  # warm-up: trace
-            for sentence in singles[:5]:
-                translate([sentence], options, 1)
-            started = time.perf_counter()
-            results = translate(batched, options, config.decode.batch_size)
-            batched_rate = len(batched) / (time.perf_counter() - started)
-            times = []
-            for sentence in singles:
-                started = time.perf_counter()
-                translate([sentence], options, 1)
-                times.append(time.perf_counter() - started)
-            into[name] = {
-                "batched_sentences_per_s": round(batched_rate, 1),
-                "single_sentence_ms": round(1000 * statistics.median(times), 2),
-            }
-            if name == "greedy" and into is report:
-                lengths = [len(r.target_tokens) + 1 for r in results[: len(singles)]]  # + <end>
+        into |= time_searches(translate, config.decode, shortlist, singles, batched)
+    greedy = translate(singles, DecodeOptions.from_config(config.decode, beam_size=1), 1)
+    lengths = [len(r.target_tokens) + 1 for r in greedy]  # + <end>
     report["greedy_output_lengths"] = lengths  # for the reference's loop, run on TensorFlow
     return report | {"peak_rss_mb": peak_rss_mb()}
+
+
+def time_searches(translate, decode_config, shortlist, singles, batched) -> dict:
+    """Greedy and beam 5: sentences per second in batches, and the median milliseconds of
+    one sentence alone, after a warm-up that traces every shape."""
+    from translator.models.search import DecodeOptions
+
+    timings = {}
+    for name, width in (("greedy", 1), ("beam", 5)):
+        options = DecodeOptions.from_config(decode_config, beam_size=width, shortlist=shortlist)
+        translate(batched[:300], options, decode_config.batch_size)  # warm-up: trace
+        for sentence in singles[:5]:
+            translate([sentence], options, 1)
+        started = time.perf_counter()
+        translate(batched, options, decode_config.batch_size)
+        batched_rate = len(batched) / (time.perf_counter() - started)
+        times = []
+        for sentence in singles:
+            started = time.perf_counter()
+            translate([sentence], options, 1)
+            times.append(time.perf_counter() - started)
+        timings[name] = {
+            "batched_sentences_per_s": round(batched_rate, 1),
+            "single_sentence_ms": round(1000 * statistics.median(times), 2),
+        }
+    return timings
+
+
+def worker_decode_run(run_dir: str, quick: bool) -> dict:
+    """Decoding speed of a trained run (the Transformer's, ``runs/transformer``) on its own
+    test split, with its own vocabularies, shortlist and decoding settings."""
+    import dataclasses
+
+    from translator.data.corpus import load_corpus
+    from translator.decoding.decode import translate_run
+    from translator.training.rundir import load_run
+
+    run = load_run(run_dir)
+    data = run.config.data
+    data.corpus = str(ROOT / data.corpus) if not os.path.isabs(data.corpus) else data.corpus
+    sentences = list(load_corpus(data).split("test")["source_tokens"])
+    singles = sentences[: 20 if quick else 100]
+    batched = (sentences * (1 + 1000 // len(sentences)))[: 200 if quick else 1000]
+
+    def translate(items, options, batch_size):
+        return translate_run(dataclasses.replace(run, options=options), items, batch_size)
+
+    timings = time_searches(
+        translate, run.config.decode, run.config.decode.shortlist, singles, batched
+    )
+    return {
+        "model": f"{Path(run_dir).name} ({run.config.model.architecture}, {run.checkpoint.name})",
+        "test_sentences": len(singles),
+        "batched_sentences": len(batched),
+        "shortlist": run.config.decode.shortlist,
+        **timings,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def worker_reference_decode(quick: bool) -> dict:

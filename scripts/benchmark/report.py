@@ -73,6 +73,14 @@ def check_targets(report: dict) -> dict:
     checks["batched greedy >= 200x the reference per sentence"] = (
         None if ratio is None else ratio >= 200
     )
+    run = decode.get("transformer_run")
+    if run:  # issue #33: the same targets for a trained Transformer
+        checks["Transformer greedy one sentence < 15 ms"] = run["greedy"]["single_sentence_ms"] < 15
+        checks["Transformer beam 5 one sentence < 30 ms"] = run["beam"]["single_sentence_ms"] < 30
+        ratio = run.get("ratio_vs_reference")
+        checks["Transformer batched greedy >= 200x the reference per sentence"] = (
+            None if ratio is None else ratio >= 200
+        )
     report["targets_met"] = checks
     return report
 
@@ -94,12 +102,14 @@ def markdown(report: dict) -> str:
         "then every part with its reference right after it; figures are medians over the "
         "rounds, and brackets list each round's own.",
         "",
-        "| training | emb / units / batch | real target tokens/s | ms/step (median; repeats) | "
+        "| training | sizes / batch | real target tokens/s | ms/step (median; repeats) | "
         "useful GFLOP/s | % of matmul | reference tokens/s (ms/step) | ratio vs reference |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in report["train"].items():
-        sizes = f"{r['embedding']} / {r['units']} / {r['batch']}" + " bi" * r["bidirectional"]
+        sizes = r.get("sizes") or (  # reports before the Transformer lack it
+            f"{r['embedding']} / {r['units']} / {r['batch']}" + " bi" * r["bidirectional"]
+        )
         repeats = ", ".join(map(str, r["ms_per_step_repeats"]))
         ref = r.get("reference")
         versus = "- | -"
@@ -135,12 +145,34 @@ def markdown(report: dict) -> str:
         f"{_whole(d, 'greedy', 'batched_sentences_per_s')} | {reference_rate} |",
         f"| beam 5, batched | {d['beam']['batched_sentences_per_s']:,.0f} sentences/s "
         f"| {_whole(d, 'beam', 'batched_sentences_per_s')} | - |",
+        *_run_rows(d.get("transformer_run")),
         "",
-        "| target (issue #14) | met |",
+        "| target (issues #14, #33) | met |",
         "|---|---|",
         *(f"| {k} | {MET[v]} |" for k, v in report["targets_met"].items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _run_rows(run: dict | None) -> list[str]:
+    """The trained Transformer's decoding, beside the small GRU's (reports before it lack it)."""
+    if not run:
+        return []
+    ratio = run.get("ratio_vs_reference")
+    ratio = f" (**{ratio}x** the reference)" if ratio else ""
+    return [
+        "",
+        f"Decoding with the trained Transformer {run['model']}, shortlist {run['shortlist']}:",
+        "",
+        "| decoding | Transformer |",
+        "|---|---|",
+        f"| greedy, one sentence (median of {run['test_sentences']} test sentences) "
+        f"| {run['greedy']['single_sentence_ms']} ms |",
+        f"| beam 5, one sentence (median) | {run['beam']['single_sentence_ms']} ms |",
+        f"| greedy, batched ({run['batched_sentences']} sentences) "
+        f"| {run['greedy']['batched_sentences_per_s']:,.0f} sentences/s{ratio} |",
+        f"| beam 5, batched | {run['beam']['batched_sentences_per_s']:,.0f} sentences/s |",
+    ]
 
 
 MET = {True: "yes", False: "**no**", None: "not measured (the reference needs TensorFlow)"}

@@ -61,6 +61,8 @@ def worker_train(name: str, quick: bool) -> dict:
         "device": backends.available_devices()[0],
         "devices": len(devices),
         "dtype": model.dtype_policy.name,
+        "architecture": config.model.architecture,
+        "sizes": model_sizes(config),
         "embedding": config.model.embedding_dim,
         "units": config.model.units,
         "batch": config.train.batch_size,
@@ -79,6 +81,14 @@ def worker_train(name: str, quick: bool) -> dict:
         "useful_gflops_per_s": round(6 * macs / total_s / 1e9, 2),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def model_sizes(config) -> str:
+    """The sizes that set a part's cost, as the report's table shows them."""
+    m, batch = config.model, config.train.batch_size
+    if m.architecture == "transformer":
+        return f"{m.layers} layers, d {m.model_dim}, ffn {m.ffn_dim}, {m.heads} heads / {batch}"
+    return f"{m.embedding_dim} / {m.units} / {batch}" + " bi" * m.bidirectional
 
 
 def worker_reference(name: str, quick: bool) -> dict:
