@@ -85,7 +85,8 @@ def worker_decode(quick: bool) -> dict:
         settings.append((report["whole_vocabulary"], 0))
     for into, shortlist in settings:
         into |= time_searches(translate, config.decode, shortlist, singles, batched)
-    greedy = translate(singles, DecodeOptions.from_config(config.decode, beam_size=1), 1)
+    greedy_options = DecodeOptions.from_config(config.decode, beam_size=1)
+    greedy = translate(singles, greedy_options, config.decode.batch_size)  # one batch
     lengths = [len(r.target_tokens) + 1 for r in greedy]  # + <end>
     report["greedy_output_lengths"] = lengths  # for the reference's loop, run on TensorFlow
     return report | {"peak_rss_mb": peak_rss_mb()}
@@ -128,7 +129,7 @@ def worker_decode_run(run_dir: str, quick: bool) -> dict:
 
     run = load_run(run_dir)
     data = run.config.data
-    data.corpus = str(ROOT / data.corpus) if not os.path.isabs(data.corpus) else data.corpus
+    data.corpus = str(ROOT / data.corpus)  # as load_config does (an absolute path stays)
     sentences = list(load_corpus(data).split("test")["source_tokens"])
     singles = sentences[: 20 if quick else 100]
     batched = (sentences * (1 + 1000 // len(sentences)))[: 200 if quick else 1000]
