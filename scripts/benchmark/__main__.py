@@ -69,6 +69,12 @@ def main() -> None:
         help="a trained Transformer run whose decoding is timed too, when it has a checkpoint "
         "(default runs/transformer: `make train CONFIG=configs/transformer.yaml`)",
     )
+    parser.add_argument(
+        "--parts",
+        default=",".join(SIZES),
+        help="the training parts to time, comma-separated (default all: %(default)s); "
+        "train_gpu runs only where a GPU is",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -93,7 +99,11 @@ def main() -> None:
         return
     from tqdm import tqdm
 
-    names = [n for n in SIZES if n != "train_gpu" or has_gpu(args.backend)]
+    unknown = sorted(set(args.parts.split(",")) - set(SIZES))
+    if unknown:
+        parser.error(f"unknown --parts {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    wanted = args.parts.split(",")
+    names = [n for n in SIZES if n in wanted and (n != "train_gpu" or has_gpu(args.backend))]
     referenced = REFERENCED if has_tensorflow() else ()
     # A round: the probe, then each part with its reference right after it, so that the
     # machine's speed cannot drift between the two figures a ratio divides.
