@@ -99,10 +99,10 @@ def main() -> None:
         return
     from tqdm import tqdm
 
-    unknown = sorted(set(args.parts.split(",")) - set(SIZES))
+    wanted = args.parts.split(",")
+    unknown = sorted(set(wanted) - set(SIZES))
     if unknown:
         parser.error(f"unknown --parts {', '.join(unknown)}; choose from {', '.join(SIZES)}")
-    wanted = args.parts.split(",")
     names = [n for n in SIZES if n in wanted and (n != "train_gpu" or has_gpu(args.backend))]
     referenced = REFERENCED if has_tensorflow() else ()
     # A round: the probe, then each part with its reference right after it, so that the

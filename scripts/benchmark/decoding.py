@@ -23,7 +23,7 @@ def decode_model(quick: bool):
 
     config, corpus, source, target = load_config("train_small", quick)
     config.model.bidirectional = True
-    steps = 20 if quick else DECODE_MODEL_STEPS
+    steps = 200 if quick else DECODE_MODEL_STEPS
     path = MODEL_DIR / f"model-{steps}-{config.model.dtype}.keras"
     if path.is_file():
         return rundir.load_model(path), config, corpus, source, target, f"{path.relative_to(ROOT)}"

@@ -26,8 +26,8 @@ def worker_train(name: str, quick: bool) -> dict:
     keras.utils.set_random_seed(0)
     devices = backends.use_devices(config.train.devices, config.train.batch_size)
     model = build_model(config, len(source), len(target), len(plan))
-    warmup = 2 if quick else 5
-    measured, repeats = (2, 2) if quick else (30 if name != "train_large" else 12, 3)
+    warmup = 5
+    measured, repeats = (5, 2) if quick else (30 if name != "train_large" else 12, 3)
     batches = plan.batches(0)[: warmup + measured * repeats]
     first_pass_s = None
     if backends.name() != "tensorflow":
@@ -101,7 +101,7 @@ def worker_reference(name: str, quick: bool) -> dict:
     sources, targets = encode_pairs(corpus.split("train"), source, target)
     embedding, units, batch = SIZES[name]
     reference = Reference(len(source), len(target), embedding, units, batch)
-    warmup, measured = (1, 2) if quick else (3, 20 if name != "train_large" else 8)
+    warmup, measured = (2, 5) if quick else (3, 20 if name != "train_large" else 8)
     times, real = [], 0
     for step, (inp, targ) in enumerate(reference.batches(sources, targets)):
         if step == warmup + measured:
